@@ -1,0 +1,112 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "sonic-share",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sonic-index", targets: ["sonic-index"]),
+        .executable(name: "sonic-seed", targets: ["sonic-seed"]),
+        .executable(name: "sonic-get", targets: ["sonic-get"]),
+        .executable(name: "sonic-search", targets: ["sonic-search"]),
+        .executable(name: "sonic-bench", targets: ["sonic-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System zlib (zlib1g-dev), used for per-block deflate on the wire.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Content identity: manifests, content ids, sizes, endpoints. No I/O beyond hashing files.
+        .target(
+            name: "SonicCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // The wire protocol: message enum, frame codec, limits. Pure NIOCore.
+        .target(
+            name: "SonicWire",
+            dependencies: ["SonicCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // Per-block zlib codec, compressibility probe, token-bucket rate limiter.
+        .target(
+            name: "SonicCompression",
+            dependencies: ["CZlib", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // Connection plumbing shared by every program: bootstrap, handshake, index client.
+        .target(
+            name: "SonicNet",
+            dependencies: [
+                "SonicWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The central index: a pure registry plus the server that drives it.
+        .target(
+            name: "SonicIndex",
+            dependencies: ["SonicNet", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict
+        ),
+        // The upload side: folder scan, manifest cache, peer server, index announcer.
+        .target(
+            name: "SonicSeed",
+            dependencies: [
+                "SonicNet", "SonicCompression",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The download side: piece scheduler, partial file, resume record, swarm engine.
+        .target(
+            name: "SonicSwarm",
+            dependencies: ["SonicNet", "SonicCompression"],
+            swiftSettings: strict
+        ),
+        // What the command-line programs share: options, unit parsing, output, shutdown.
+        .target(
+            name: "SonicCLI",
+            dependencies: [
+                "SonicNet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI"], swiftSettings: strict),
+        .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicCLI"], swiftSettings: strict),
+        .executableTarget(name: "sonic-get", dependencies: ["SonicSwarm", "SonicSeed", "SonicCLI"], swiftSettings: strict),
+        .executableTarget(name: "sonic-search", dependencies: ["SonicCLI"], swiftSettings: strict),
+        .executableTarget(
+            name: "sonic-bench",
+            dependencies: ["SonicCLI"],
+            path: "Benchmarks/SonicBench",
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "SonicCoreTests", dependencies: ["SonicCore"], swiftSettings: strict),
+        .testTarget(
+            name: "SonicWireTests",
+            dependencies: ["SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOTestUtils", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression"], swiftSettings: strict),
+        .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex"], swiftSettings: strict),
+        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed"], swiftSettings: strict),
+        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["SonicCore"], swiftSettings: strict),
+    ]
+)

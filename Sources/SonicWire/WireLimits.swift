@@ -1,0 +1,37 @@
+/// Hard limits of the protocol (docs/PROTOCOL.md, "Limits"). A frame longer than its
+/// kind's limit is refused from its header alone, before any byte of it is buffered.
+public enum WireLimits {
+    /// Frame header: 4-byte length + 1-byte kind.
+    public static let headerLength = 5
+    /// Raw bytes carried by one DATA block at most (256 KiB).
+    public static let maximumBlockLength = 256 * 1024
+    /// Longest string field (names, queries, messages): 4096 bytes of UTF-8.
+    public static let maximumStringLength = 4096
+    /// Files in one REGISTER or UNREGISTER frame.
+    public static let maximumFilesPerFrame = 4096
+    /// Result groups in one RESULTS frame.
+    public static let maximumResultsPerFrame = 1000
+    /// Default page size of a search.
+    public static let defaultSearchResults: UInt32 = 1000
+    /// Peers listed per result group.
+    public static let maximumPeersPerResult = 256
+
+    /// Largest payload (after the kind byte) accepted for each kind.
+    public static func maximumPayload(for kind: Message.Kind) -> Int {
+        switch kind {
+        case .hello, .welcome: 1024
+        case .error: 16 + maximumStringLength
+        case .ok, .exit, .heartbeat: 0
+        case .register: 4 + maximumFilesPerFrame * 512
+        case .unregister: 4 + maximumFilesPerFrame * 512
+        case .search: 16 + maximumStringLength
+        case .searchResults: 8 << 20
+        case .manifestRequest: 32
+        case .manifest: 32 + 53 + 16_384 * 32
+        case .obtain: 8 + maximumStringLength
+        case .obtainRange: 52
+        case .data: 9 + maximumBlockLength + 64
+        case .end, .cancel: 4
+        }
+    }
+}
