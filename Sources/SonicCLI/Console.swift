@@ -1,0 +1,44 @@
+import SonicCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Output that tests and people read. Standard output carries results (and the
+/// `listening on HOST:PORT` line, flushed at once so a parent process can read it);
+/// standard error carries progress and errors.
+public enum Console {
+    public static func out(_ line: String) {
+        writeAll(STDOUT_FILENO, line + "\n")
+    }
+
+    public static func err(_ line: String) {
+        writeAll(STDERR_FILENO, line + "\n")
+    }
+
+    /// Writes without a newline (progress redraws).
+    public static func errRaw(_ text: String) {
+        writeAll(STDERR_FILENO, text)
+    }
+
+    /// The first line of a server's standard output.
+    public static func announceListening(_ address: Endpoint) {
+        out("listening on \(address)")
+    }
+
+    public static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    private static func writeAll(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += n
+        }
+        bytes.removeAll()
+    }
+}

@@ -1,0 +1,194 @@
+import SonicCore
+import SonicWire
+
+/// What the index knows: for each live session, the address peers reach it at and the files
+/// it shares. A pure value: the server feeds it events and sends what it returns.
+///
+/// Searching is by exact name (the whole relative name or its last component, case-sensitive,
+/// through a hash index) or by keywords (every word of the query appears in the name,
+/// case-insensitive, by a scan). Results are grouped by content id, so each group lists every
+/// peer that can serve exactly those bytes.
+public struct IndexRegistry: Sendable {
+    public typealias SessionID = UInt64
+
+    public struct Limits: Sendable {
+        /// Files one session may register in all.
+        public var maximumFilesPerSession: Int
+        /// Result groups per page at most (a request may ask for fewer).
+        public var maximumResultsPerPage: Int
+
+        public init(maximumFilesPerSession: Int = 100_000, maximumResultsPerPage: Int = Int(WireLimits.defaultSearchResults)) {
+            self.maximumFilesPerSession = maximumFilesPerSession
+            self.maximumResultsPerPage = min(maximumResultsPerPage, WireLimits.maximumResultsPerFrame)
+        }
+    }
+
+    private struct Session: Sendable {
+        /// Where other peers reach this one: observed IP + announced port. Nil for a session that
+        /// serves nothing (a plain client); such a session cannot register files.
+        var address: Endpoint?
+        var lastSeen: ContinuousClock.Instant
+        var files: [String: SharedFile] = [:]
+    }
+
+    private struct EntryKey: Hashable, Sendable {
+        var session: SessionID
+        var name: String
+    }
+
+    private struct Entry: Sendable {
+        var file: SharedFile
+        var lowercasedName: String
+    }
+
+    public let limits: Limits
+    private var sessions: [SessionID: Session] = [:]
+    private var entries: [EntryKey: Entry] = [:]
+    /// Full name and last path component → entries, for exact search.
+    private var exactIndex: [String: Set<EntryKey>] = [:]
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    public var sessionCount: Int { sessions.count }
+    public var fileCount: Int { entries.count }
+
+    public func files(of session: SessionID) -> [SharedFile] {
+        sessions[session].map { Array($0.files.values).sorted { $0.name < $1.name } } ?? []
+    }
+
+    // MARK: Session life
+
+    public mutating func connect(_ session: SessionID, address: Endpoint?, now: ContinuousClock.Instant) {
+        disconnect(session)
+        sessions[session] = Session(address: address, lastSeen: now)
+    }
+
+    /// Forgets the session and everything it shared.
+    public mutating func disconnect(_ session: SessionID) {
+        guard let s = sessions.removeValue(forKey: session) else { return }
+        for name in s.files.keys { removeEntry(EntryKey(session: session, name: name)) }
+    }
+
+    /// Any message from the session proves it alive.
+    public mutating func touch(_ session: SessionID, now: ContinuousClock.Instant) {
+        sessions[session]?.lastSeen = now
+    }
+
+    /// Forgets every session silent for longer than `timeout`; returns them.
+    public mutating func expire(now: ContinuousClock.Instant, timeout: Duration) -> [SessionID] {
+        let stale = sessions.filter { now - $0.value.lastSeen > timeout }.map(\.key).sorted()
+        for id in stale { disconnect(id) }
+        return stale
+    }
+
+    // MARK: Registration
+
+    public enum RegistrationError: Error, Equatable, CustomStringConvertible {
+        case unknownSession
+        case noAddress
+        case unsafeName(String)
+        case tooManyFiles(limit: Int)
+
+        public var description: String {
+            switch self {
+            case .unknownSession: "unknown session"
+            case .noAddress: "announce a listening port in HELLO before registering files"
+            case .unsafeName(let n): "refused unsafe name \(n.debugDescription)"
+            case .tooManyFiles(let limit): "a peer may register at most \(limit) files"
+            }
+        }
+    }
+
+    /// Adds or replaces (same name) the session's files. All or nothing.
+    public mutating func register(_ session: SessionID, files: [SharedFile], now: ContinuousClock.Instant) throws(RegistrationError) {
+        guard let s = sessions[session] else { throw .unknownSession }
+        guard s.address != nil else { throw .noAddress }
+        if let bad = files.first(where: { !SharedName.isSafe($0.name) }) { throw .unsafeName(bad.name) }
+        let added = Set(files.map(\.name)).subtracting(s.files.keys).count
+        guard s.files.count + added <= limits.maximumFilesPerSession else {
+            throw .tooManyFiles(limit: limits.maximumFilesPerSession)
+        }
+        for file in files {
+            let key = EntryKey(session: session, name: file.name)
+            removeEntry(key)
+            entries[key] = Entry(file: file, lowercasedName: file.name.lowercased())
+            exactIndex[file.name, default: []].insert(key)
+            let base = SharedName.baseName(file.name)
+            if base != file.name { exactIndex[base, default: []].insert(key) }
+            sessions[session]!.files[file.name] = file
+        }
+        sessions[session]!.lastSeen = now
+    }
+
+    /// Removes the named files of this session only; names it does not share are ignored.
+    /// Returns how many were removed.
+    @discardableResult
+    public mutating func unregister(_ session: SessionID, names: [String], now: ContinuousClock.Instant) -> Int {
+        guard sessions[session] != nil else { return 0 }
+        var removed = 0
+        for name in names where sessions[session]!.files.removeValue(forKey: name) != nil {
+            removeEntry(EntryKey(session: session, name: name))
+            removed += 1
+        }
+        sessions[session]!.lastSeen = now
+        return removed
+    }
+
+    private mutating func removeEntry(_ key: EntryKey) {
+        guard entries.removeValue(forKey: key) != nil else { return }
+        for indexKey in Set([key.name, SharedName.baseName(key.name)]) {
+            exactIndex[indexKey]?.remove(key)
+            if exactIndex[indexKey]?.isEmpty == true { exactIndex[indexKey] = nil }
+        }
+    }
+
+    // MARK: Search
+
+    /// The page of result groups for `request`, leaving out the files of `requester`.
+    public func search(_ request: SearchRequest, excluding requester: SessionID? = nil) -> SearchResults {
+        var groups: [ContentID: (file: SharedFile, names: Set<String>, peers: Set<Endpoint>)] = [:]
+
+        func add(_ key: EntryKey, _ entry: Entry) {
+            guard key.session != requester, let address = sessions[key.session]?.address else { return }
+            let id = entry.file.contentID
+            if groups[id] == nil { groups[id] = (entry.file, [], []) }
+            groups[id]!.names.insert(entry.file.name)
+            groups[id]!.peers.insert(address)
+        }
+
+        switch request.mode {
+        case .exact:
+            for key in exactIndex[request.query] ?? [] {
+                if let entry = entries[key] { add(key, entry) }
+            }
+        case .keyword:
+            let words = request.query.lowercased().split(whereSeparator: \.isWhitespace).map(String.init)
+            for (key, entry) in entries where words.allSatisfy({ entry.lowercasedName.contains($0) }) {
+                add(key, entry)
+            }
+        }
+
+        let sorted = groups.map { id, g in
+            SearchResult(
+                contentID: id, size: g.file.size, fileHash: g.file.fileHash,
+                names: Array(g.names.sorted().prefix(WireLimits.maximumPeersPerResult)),
+                peers: Array(g.peers.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
+                    .prefix(WireLimits.maximumPeersPerResult))
+            )
+        }.sorted { ($0.name, $0.contentID) < ($1.name, $1.contentID) }
+
+        let limit = min(Int(request.limit), limits.maximumResultsPerPage)
+        let start = min(Int(request.offset), sorted.count)
+        var page: [SearchResult] = []
+        var budget = WireLimits.maximumPayload(for: .searchResults) - 8
+        for result in sorted[start...].prefix(limit) {
+            let size = result.encodedLength
+            guard size <= budget else { break }
+            budget -= size
+            page.append(result)
+        }
+        return SearchResults(total: UInt32(sorted.count), results: page)
+    }
+}

@@ -1,0 +1,45 @@
+import NIOCore
+import NIOPosix
+import SonicCore
+
+/// Opens client connections that speak frames.
+public struct Connector: Sendable {
+    public var group: any EventLoopGroup
+    /// How long a TCP connect may take before the next index or peer is tried.
+    public var connectTimeout: TimeAmount
+    /// Read-idle timeout applied to every connection it opens (nil: none).
+    public var idleTimeout: TimeAmount?
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                connectTimeout: TimeAmount = .seconds(1), idleTimeout: TimeAmount? = .seconds(30)) {
+        self.group = group
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Connects to `endpoint`; extra handlers go after the codec (see ``FrameChannelSetup``).
+    public func connect(
+        to endpoint: Endpoint,
+        extraHandlers: @escaping @Sendable () -> [ChannelHandler & Sendable] = { [] }
+    ) async throws -> FrameChannel {
+        let idle = idleTimeout
+        do {
+            return try await ClientBootstrap(group: group)
+                .connectTimeout(connectTimeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: endpoint.host, port: endpoint.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try FrameChannelSetup.configure(channel, idleTimeout: idle, extraHandlers: extraHandlers())
+                    }
+                }
+        } catch {
+            throw SessionError.connectFailed(endpoint, Self.describe(error))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let io = error as? IOError { return io.description }
+        if error is ChannelError { return "\(error)" }
+        return String(describing: error)
+    }
+}

@@ -1,0 +1,57 @@
+import NIOCore
+import SonicWire
+
+/// A TCP connection that speaks Sonic Share frames, as an async sequence of messages in and
+/// a writer of messages out.
+public typealias FrameChannel = NIOAsyncChannel<Message, Message>
+
+public enum FrameChannelSetup {
+    /// Adds the frame codec (and, with `idleTimeout`, a read-idle timeout) to `channel` and wraps
+    /// it for async use. Call on the channel's event loop, inside the bootstrap's initializer;
+    /// both servers and clients build their connections through here.
+    public static func configure(
+        _ channel: Channel,
+        idleTimeout: TimeAmount? = nil,
+        extraHandlers: [ChannelHandler & Sendable] = []
+    ) throws -> FrameChannel {
+        let sync = channel.pipeline.syncOperations
+        if let idleTimeout {
+            try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+            try sync.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
+        }
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder()))
+        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+        for handler in extraHandlers {
+            try sync.addHandler(handler)
+        }
+        return try FrameChannel(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(inboundType: Message.self, outboundType: Message.self)
+        )
+    }
+}
+
+/// Turns a read-idle event into an error on the inbound stream, then closes the connection:
+/// a peer that goes quiet for longer than the timeout (half-open, stalled, slow-loris) is dropped.
+final class IdleTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: TimeAmount
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.fireErrorCaught(SessionError.idleTimeout(seconds: Double(timeout.nanoseconds) / 1e9))
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+@available(*, unavailable)
+extension IdleTimeoutHandler: Sendable {}

@@ -1,0 +1,51 @@
+import NIOCore
+import SonicWire
+
+/// One side of a conversation over a ``FrameChannel``: send a message, receive the next one.
+///
+/// Lives inside `executeThenClose`; owns the inbound iterator, so it is not Sendable.
+public struct FrameSession {
+    public let outbound: NIOAsyncChannelOutboundWriter<Message>
+    private var inbound: NIOAsyncChannelInboundStream<Message>.AsyncIterator
+
+    public init(inbound: NIOAsyncChannelInboundStream<Message>, outbound: NIOAsyncChannelOutboundWriter<Message>) {
+        self.inbound = inbound.makeAsyncIterator()
+        self.outbound = outbound
+    }
+
+    public func send(_ message: Message) async throws {
+        try await outbound.write(message)
+    }
+
+    /// The next message; throws ``SessionError/closed`` at end of stream.
+    public mutating func receive() async throws -> Message {
+        guard let message = try await inbound.next() else { throw SessionError.closed }
+        return message
+    }
+
+    /// The next message, turning a connection-level ERROR into ``SessionError/remote(_:)``.
+    public mutating func receiveReply() async throws -> Message {
+        let message = try await receive()
+        if case .error(let e) = message { throw SessionError.remote(e) }
+        return message
+    }
+
+    /// Sends `request` and returns the reply (ERROR thrown as ``SessionError/remote(_:)``).
+    public mutating func request(_ request: Message) async throws -> Message {
+        try await send(request)
+        return try await receiveReply()
+    }
+
+    /// Sends `request` and expects OK.
+    public mutating func requestOK(_ request: Message) async throws {
+        let reply = try await self.request(request)
+        guard case .ok = reply else { throw SessionError.unexpected(reply.kind, expecting: "OK") }
+    }
+
+    /// The client half of the handshake: HELLO out, WELCOME back.
+    public mutating func clientHandshake(_ hello: Hello) async throws -> Welcome {
+        let reply = try await request(.hello(hello))
+        guard case .welcome(let welcome) = reply else { throw SessionError.unexpected(reply.kind, expecting: "WELCOME") }
+        return welcome
+    }
+}

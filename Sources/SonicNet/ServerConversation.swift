@@ -1,0 +1,59 @@
+import Logging
+import NIOCore
+import SonicCore
+import SonicWire
+
+/// The server side of every connection, index or peer: HELLO must come first and carry our
+/// protocol version; then `body` runs the conversation.
+///
+/// Whatever goes wrong ends only this connection, after telling the other side why:
+/// a malformed, oversized or unknown frame gets `ERROR` with the matching code; so does a
+/// violation that `body` throws as an ``ErrorMessage``; an idle timeout gets `ERROR timeout`
+/// (if the socket still takes it). Nothing is rethrown: the server keeps serving everyone else.
+public enum ServerConversation {
+    public static func run(
+        _ connection: FrameChannel,
+        sessionID: UInt64,
+        features: Features,
+        logger: Logger,
+        body: (inout FrameSession, Hello) async throws -> Void
+    ) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var session = FrameSession(inbound: inbound, outbound: outbound)
+                do {
+                    let hello = try await handshake(&session, sessionID: sessionID, features: features)
+                    try await body(&session, hello)
+                } catch let error as WireError {
+                    logger.notice("bad frame, closing", metadata: ["error": "\(error)"])
+                    try? await session.send(.error(ErrorMessage(error.code, error.description)))
+                } catch let error as ErrorMessage {
+                    logger.notice("protocol violation, closing", metadata: ["error": "\(error)"])
+                    try? await session.send(.error(error))
+                } catch SessionError.idleTimeout(let seconds) {
+                    logger.info("idle timeout, closing", metadata: ["seconds": "\(seconds)"])
+                    try? await session.send(.error(ErrorMessage(.timeout, "no message for \(Int(seconds))s")))
+                } catch SessionError.closed {
+                    logger.debug("closed by peer")
+                }
+            }
+        } catch is CancellationError {
+            logger.debug("connection cancelled")
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private static func handshake(_ session: inout FrameSession, sessionID: UInt64, features: Features) async throws -> Hello {
+        let first = try await session.receive()
+        guard case .hello(let hello) = first else {
+            throw ErrorMessage(.handshakeRequired, "the first frame must be HELLO, got \(first.kind)")
+        }
+        guard hello.version == ProtocolVersion.current else {
+            throw ErrorMessage(.versionMismatch,
+                               "protocol version \(hello.version) is not supported; this server speaks \(ProtocolVersion.current)")
+        }
+        try await session.send(.welcome(Welcome(sessionID: sessionID, features: hello.features.intersection(features))))
+        return hello
+    }
+}

@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SonicCore
+
+/// A bound TCP listener whose accepted connections speak frames.
+///
+/// Binding is separate from serving so the caller can print the real bound address
+/// (`--port 0`) before the first connection is accepted.
+public struct ServerListener: Sendable {
+    public let channel: NIOAsyncChannel<FrameChannel, Never>
+    /// The address actually bound (the OS's choice of port with `--port 0`).
+    public let boundAddress: Endpoint
+
+    public static func bind(
+        host: String, port: Int, idleTimeout: TimeAmount?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ServerListener {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try FrameChannelSetup.configure(child, idleTimeout: idleTimeout)
+                }
+            }
+        let local = channel.channel.localAddress
+        let bound = Endpoint(host: local?.ipAddress ?? host, port: local?.port ?? port)
+        return ServerListener(channel: channel, boundAddress: bound)
+    }
+
+    /// ``serve(_:)`` until a graceful shutdown (SIGINT/SIGTERM through the service group)
+    /// cancels it; open connections are cancelled with it, and that is a clean stop.
+    public func serveUntilShutdown(_ handle: @escaping @Sendable (FrameChannel) async -> Void) async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await serve(handle) }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    /// Accepts connections until the listener is closed or the task is cancelled, running
+    /// `handle` for each in its own child task. `handle` must not throw: one connection's
+    /// failure never takes the server down.
+    public func serve(_ handle: @escaping @Sendable (FrameChannel) async -> Void) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await channel.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await handle(connection) }
+                }
+            }
+        }
+    }
+}
+
+extension FrameChannel {
+    /// The remote peer's IP address as text, if known.
+    public var remoteIP: String? { channel.remoteAddress?.ipAddress }
+
+    /// `IP:PORT` of the remote end, for logs.
+    public var remoteDescription: String {
+        guard let address = channel.remoteAddress, let ip = address.ipAddress else { return "?" }
+        return Endpoint(host: ip, port: address.port ?? 0).description
+    }
+}

@@ -1,0 +1,26 @@
+import SonicCore
+import SonicWire
+
+/// Why a conversation with another program ended early.
+public enum SessionError: Error, CustomStringConvertible, Equatable {
+    /// The other side closed the connection.
+    case closed
+    /// The other side answered with ERROR.
+    case remote(ErrorMessage)
+    /// The other side sent a message that makes no sense at this point.
+    case unexpected(Message.Kind, expecting: String)
+    /// Nothing arrived for this long.
+    case idleTimeout(seconds: Double)
+    /// The TCP connection could not be made.
+    case connectFailed(Endpoint, String)
+
+    public var description: String {
+        switch self {
+        case .closed: "connection closed by the other side"
+        case .remote(let e): e.description
+        case .unexpected(let kind, let expecting): "unexpected \(kind) (expected \(expecting))"
+        case .idleTimeout(let s): "no data for \(formatFixed(s, decimals: 1))s"
+        case .connectFailed(let endpoint, let why): "cannot connect to \(endpoint): \(why)"
+        }
+    }
+}

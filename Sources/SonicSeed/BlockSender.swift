@@ -1,0 +1,100 @@
+import NIOCore
+import SonicCore
+import SonicWire
+
+/// How a seeder encodes the data blocks it sends (`--compress`, `--level`).
+public struct BlockEncodingPolicy: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Deflate blocks of files the scan found compressible, when the block shrinks enough.
+        case auto
+        /// Try to deflate every block, whatever the scan found (still sent raw if it does not shrink).
+        case always
+        /// Never deflate.
+        case never
+    }
+
+    public var mode: Mode
+    public var level: Int32
+
+    public init(mode: Mode = .auto, level: Int32 = 1) {
+        self.mode = mode
+        self.level = level
+    }
+
+    func makeEncoder(deflate: Bool) -> BlockEncoder {
+        BlockEncoder(policy: self, deflateAllowed: deflate)
+    }
+}
+
+/// Reads blocks from files and writes them as DATA frames for one connection, keeping the
+/// last opened file (requests for one file come in long runs).
+struct BlockSender {
+    let outbound: NIOAsyncChannelOutboundWriter<Message>
+    var encoder: BlockEncoder
+    let statistics: UploadStatistics
+    private var openFile: (entry: SharedEntry, file: ReadOnlyFile)?
+    private let allocator = ByteBufferAllocator()
+
+    init(outbound: NIOAsyncChannelOutboundWriter<Message>, encoder: BlockEncoder, statistics: UploadStatistics) {
+        self.outbound = outbound
+        self.encoder = encoder
+        self.statistics = statistics
+    }
+
+    /// Opens (or reuses) `entry`'s file, refusing it if it no longer matches its manifest's size
+    /// and modification time.
+    mutating func open(_ entry: SharedEntry) throws -> ReadOnlyFile {
+        if let current = openFile, current.entry == entry { return current.file }
+        openFile?.file.close()
+        openFile = nil
+        let file = try ReadOnlyFile(path: entry.path)
+        let status = try file.status()
+        guard status.size == entry.status.size, status.modificationNanoseconds == entry.status.modificationNanoseconds else {
+            file.close()
+            throw FileError(path: entry.path, message: "changed since it was hashed")
+        }
+        openFile = (entry, file)
+        return file
+    }
+
+    /// Sends `count` bytes at `offset` as one DATA frame. False if the file is now shorter
+    /// (it changed on disk).
+    mutating func sendBlock(from file: ReadOnlyFile, at offset: UInt64, count: Int, requestID: UInt32) async throws -> Bool {
+        var buffer = allocator.buffer(capacity: count)
+        let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
+            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: space[0..<count]), at: offset)
+        }
+        guard read == count else { return false }
+        let compressible = openFile?.entry.compressible ?? false
+        let block = encoder.encode(buffer, requestID: requestID, fileIsCompressible: compressible)
+        statistics.record(fileBytes: count, wireBytes: block.payload.readableBytes + WireLimits.headerLength + 9,
+                          deflated: block.encoding == .deflate)
+        try await outbound.write(.data(block))
+        return true
+    }
+
+    mutating func finish() {
+        openFile?.file.close()
+        openFile = nil
+    }
+}
+
+/// Chooses raw or deflate for each block.
+struct BlockEncoder {
+    let policy: BlockEncodingPolicy
+    let deflateAllowed: Bool
+
+    init(policy: BlockEncodingPolicy, deflateAllowed: Bool) {
+        self.policy = policy
+        self.deflateAllowed = deflateAllowed
+    }
+
+    mutating func encode(_ raw: ByteBuffer, requestID: UInt32, fileIsCompressible: Bool) -> DataBlock {
+        DataBlock(requestID: requestID, encoding: .raw, rawLength: UInt32(raw.readableBytes), payload: raw)
+    }
+}
+
+extension BlockEncodingPolicy {
+    /// Whether the file at `path` is worth deflating; decided once per file at scan time.
+    public static let probe: @Sendable (_ path: String, _ name: String) -> Bool = { _, _ in false }
+}

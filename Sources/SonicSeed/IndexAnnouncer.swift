@@ -1,0 +1,129 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SonicCore
+import SonicNet
+import SonicWire
+
+/// Keeps one index told what this peer shares: connects, registers everything, sends only
+/// the differences when the library changes, heartbeats in between, and reconnects (every
+/// second) when the index goes away, registering everything again. Says EXIT on shutdown.
+public struct IndexAnnouncer: Sendable {
+    public var index: Endpoint
+    public var library: SharedLibrary
+    public var listenPort: Int
+    public var heartbeatInterval: Duration
+    public var connector: Connector
+    public var agent: String
+    public var logger: Logger
+    /// Delay before reconnecting to an index that went away or refused us.
+    public var reconnectDelay: Duration = .seconds(1)
+    /// How often the library is checked for changes (a local comparison, no traffic).
+    public var pollInterval: Duration = .milliseconds(200)
+
+    public init(index: Endpoint, library: SharedLibrary, listenPort: Int, heartbeatInterval: Duration,
+                connector: Connector, agent: String, logger: Logger) {
+        self.index = index
+        self.library = library
+        self.listenPort = listenPort
+        self.heartbeatInterval = heartbeatInterval
+        self.connector = connector
+        self.agent = agent
+        var logger = logger
+        logger[metadataKey: "index"] = "\(index)"
+        self.logger = logger
+    }
+
+    /// Runs until graceful shutdown or cancellation.
+    public func run() async {
+        var announcedOutage = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await session(onConnected: {
+                    if announcedOutage { logger.notice("index is back") }
+                    announcedOutage = false
+                })
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                if !announcedOutage {
+                    logger.warning("index unavailable; retrying every \(reconnectDelay)", metadata: ["error": "\(error)"])
+                    announcedOutage = true
+                }
+            }
+            try? await Task.sleep(for: reconnectDelay)
+        }
+    }
+
+    private func session(onConnected: () -> Void) async throws {
+        let channel = try await connector.connect(to: index)
+        try await channel.executeThenClose { inbound, outbound in
+            var session = FrameSession(inbound: inbound, outbound: outbound)
+            let welcome = try await session.clientHandshake(
+                Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent))
+            onConnected()
+            logger.info("connected to index", metadata: ["session": "\(welcome.sessionID)"])
+            var registered: [String: SharedFile] = [:]
+            var generation = -1
+            var lastSent = ContinuousClock.now
+            while true {
+                if Task.isShuttingDownGracefully || Task.isCancelled {
+                    try? await session.send(.exit)
+                    return
+                }
+                let current = library.snapshot()
+                if current.generation != generation {
+                    registered = try await sendDifferences(&session, from: registered, to: current.files)
+                    generation = current.generation
+                    lastSent = .now
+                } else if ContinuousClock.now - lastSent >= heartbeatInterval {
+                    try await session.requestOK(.heartbeat)
+                    lastSent = .now
+                }
+                try? await Task.sleep(for: pollInterval)
+            }
+        }
+    }
+
+    /// Brings the index from `old` to `new` with UNREGISTER and REGISTER frames within the
+    /// per-frame limits; returns what the index now holds.
+    private func sendDifferences(_ session: inout FrameSession, from old: [String: SharedFile],
+                                 to new: [SharedFile]) async throws -> [String: SharedFile] {
+        let newByName = Dictionary(new.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let removed = old.keys.filter { newByName[$0] == nil }.sorted()
+        let added = new.filter { old[$0.name] != $0 }
+        for batch in Self.batches(removed, size: { $0.utf8.count + 2 }) {
+            try await session.requestOK(.unregister(batch))
+        }
+        for batch in Self.batches(added, size: { $0.name.utf8.count + 2 + 72 }) {
+            try await session.requestOK(.register(batch))
+        }
+        if !removed.isEmpty || !added.isEmpty {
+            logger.info("registration updated", metadata: [
+                "added": "\(added.count)", "removed": "\(removed.count)", "total": "\(new.count)",
+            ])
+        }
+        return newByName
+    }
+
+    /// Splits `items` into frames that respect both the per-frame count and byte limits.
+    static func batches<T>(_ items: [T], size: (T) -> Int) -> [[T]] {
+        let byteBudget = WireLimits.maximumPayload(for: .register) - 4
+        var out: [[T]] = []
+        var current: [T] = []
+        var bytes = 0
+        for item in items {
+            let s = size(item)
+            if !current.isEmpty && (current.count == WireLimits.maximumFilesPerFrame || bytes + s > byteBudget) {
+                out.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(item)
+            bytes += s
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import SonicCore
+
+/// Manifests of a folder's files kept on disk, keyed by name and checked against size,
+/// modification time and inode, so a restarted seeder does not rehash unchanged files.
+///
+/// Stored as JSON, written to a temporary file and renamed, so a crash never leaves a
+/// half-written cache; an unreadable cache is simply ignored (files are rehashed).
+public struct ManifestCache: Sendable {
+    struct Record: Codable, Sendable {
+        var status: FileStatus
+        /// Hex of the manifest's canonical encoding.
+        var manifest: String
+        var compressible: Bool
+    }
+
+    public let path: String?
+    private var records: [String: Record] = [:]
+
+    /// A cache at `path` (nil: in memory only).
+    public init(path: String?) {
+        self.path = path
+        if let path, let data = FileManager.default.contents(atPath: path),
+           let decoded = try? JSONDecoder().decode([String: Record].self, from: data) {
+            records = decoded
+        }
+    }
+
+    /// The default cache file for a shared folder: `$XDG_CACHE_HOME/sonic-share` (or
+    /// `~/.cache/sonic-share`), one file per folder named after its real path's hash.
+    public static func defaultPath(forFolder realRoot: String, stateDirectory: String?) -> String? {
+        let env = ProcessInfo.processInfo.environment
+        let base = stateDirectory
+            ?? env["XDG_CACHE_HOME"].map { $0 + "/sonic-share" }
+            ?? env["HOME"].map { $0 + "/.cache/sonic-share" }
+        guard let base else { return nil }
+        let tag = String(SHA256Hash.of(Array(realRoot.utf8)).hex.prefix(16))
+        return base + "/manifests-\(tag).json"
+    }
+
+    /// The cached manifest for `name` if the file is unchanged.
+    public func lookup(name: String, status: FileStatus) -> (Manifest, Bool)? {
+        guard let record = records[name], record.status == status,
+              let bytes = Self.bytes(fromHex: record.manifest),
+              let manifest = try? Manifest(canonicalEncoding: bytes)
+        else { return nil }
+        return (manifest, record.compressible)
+    }
+
+    public mutating func store(name: String, status: FileStatus, manifest: Manifest, compressible: Bool) {
+        records[name] = Record(status: status, manifest: Self.hex(manifest.canonicalEncoding), compressible: compressible)
+    }
+
+    /// Drops records of files no longer present.
+    public mutating func retain(names: Set<String>) {
+        records = records.filter { names.contains($0.key) }
+    }
+
+    /// Writes the cache (temp file + rename). Failures are returned, not thrown: a cache is an optimisation.
+    public func save() -> String? {
+        guard let path else { return nil }
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let data = try JSONEncoder().encode(records)
+            let temp = path + ".tmp-\(getpid())"
+            guard FileManager.default.createFile(atPath: temp, contents: data) else {
+                return "cannot write \(temp)"
+            }
+            guard rename(temp, path) == 0 else {
+                unlink(temp)
+                return "cannot rename \(temp)"
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func bytes(fromHex hex: String) -> [UInt8]? {
+        let chars = Array(hex.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let high = nibble(chars[i]), let low = nibble(chars[i + 1]) else { return nil }
+            out.append(high << 4 | low)
+            i += 2
+        }
+        return out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: c - 48
+        case 97...102: c - 87
+        case 65...70: c - 55
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import Logging
+import NIOCore
+import SonicCore
+import SonicNet
+import SonicWire
+import Synchronization
+
+/// Serves MANIFEST, OBTAIN and OBTAIN-RANGE to other peers from a ``SharedLibrary``.
+///
+/// Each connection reads requests on one task and answers them in order on another, so a
+/// downloader can keep several requests in flight (pipelining) and CANCEL one while it is
+/// being sent. Every request gets exactly one END or one ERROR carrying its id; a failed
+/// request leaves the connection usable.
+public final class PeerServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Close a connection that sends nothing (and has nothing being sent) for this long.
+        public var idleTimeout: Duration
+        /// Requests one connection may have queued; more is a protocol violation.
+        public var maximumQueuedRequests: Int
+        public var blockEncoding: BlockEncodingPolicy
+
+        public init(host: String = "127.0.0.1", port: Int = 6020, idleTimeout: Duration = .seconds(60),
+                    maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init()) {
+            self.host = host
+            self.port = port
+            self.idleTimeout = idleTimeout
+            self.maximumQueuedRequests = maximumQueuedRequests
+            self.blockEncoding = blockEncoding
+        }
+    }
+
+    public let configuration: Configuration
+    public let listener: ServerListener
+    public let library: SharedLibrary
+    public let statistics = UploadStatistics()
+    private let sessionCounter = Atomic<UInt64>(0)
+    private let logger: Logger
+    private let contentChanged: @Sendable (SharedEntry) -> Void
+
+    public var boundAddress: Endpoint { listener.boundAddress }
+
+    /// - Parameter contentChanged: called when a file is found to differ from its manifest
+    ///   (the seeder rescans, so the index learns the new content).
+    public static func bind(_ configuration: Configuration, library: SharedLibrary, logger: Logger,
+                            contentChanged: @escaping @Sendable (SharedEntry) -> Void = { _ in }) async throws -> PeerServer {
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))
+        let listener = try await ServerListener.bind(host: configuration.host, port: configuration.port, idleTimeout: idle)
+        return PeerServer(configuration: configuration, listener: listener, library: library, logger: logger,
+                          contentChanged: contentChanged)
+    }
+
+    private init(configuration: Configuration, listener: ServerListener, library: SharedLibrary, logger: Logger,
+                 contentChanged: @escaping @Sendable (SharedEntry) -> Void) {
+        self.configuration = configuration
+        self.listener = listener
+        self.library = library
+        self.logger = logger
+        self.contentChanged = contentChanged
+    }
+
+    public func serve() async throws {
+        try await listener.serveUntilShutdown { connection in await self.handle(connection) }
+    }
+
+    private func handle(_ connection: FrameChannel) async {
+        let id = sessionCounter.add(1, ordering: .relaxed).newValue
+        var logger = self.logger
+        logger[metadataKey: "downloader"] = "\(connection.remoteDescription)"
+        logger.debug("peer connected")
+        let features: Features = configuration.blockEncoding.mode == .never ? [] : [.deflate]
+        await ServerConversation.run(connection, sessionID: id, features: features, logger: logger) { session, hello in
+            let deflate = hello.features.contains(.deflate) && features.contains(.deflate)
+            try await converse(&session, deflate: deflate, logger: logger)
+        }
+        logger.debug("peer disconnected")
+    }
+
+    private enum Work: Sendable {
+        case manifest(ContentID)
+        case range(RangeRequest)
+        case whole(requestID: UInt32, name: String)
+    }
+
+    private func converse(_ session: inout FrameSession, deflate: Bool, logger: Logger) async throws {
+        let (queue, enqueue) = AsyncStream<Work>.makeStream()
+        let requests = RequestBook()
+        let outbound = session.outbound
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var sender = BlockSender(outbound: outbound, encoder: self.configuration.blockEncoding.makeEncoder(deflate: deflate),
+                                         statistics: self.statistics)
+                defer { sender.finish() }
+                for await work in queue {
+                    requests.dequeued()
+                    try await self.perform(work, sender: &sender, requests: requests, logger: logger)
+                }
+            }
+            defer { enqueue.finish() }
+            reading: while true {
+                let message = try await session.receive()
+                let work: Work
+                switch message {
+                case .manifestRequest(let id): work = .manifest(id)
+                case .obtainRange(let r): work = .range(r)
+                case .obtain(let requestID, let name): work = .whole(requestID: requestID, name: name)
+                case .cancel(let requestID):
+                    guard requests.cancel(requestID, limit: configuration.maximumQueuedRequests) else {
+                        throw ErrorMessage(.limitExceeded, "too many cancellations pending")
+                    }
+                    continue reading
+                case .exit:
+                    break reading
+                default:
+                    throw ErrorMessage(.unexpectedMessage, "\(message.kind) is not a peer command")
+                }
+                guard requests.enqueued() <= configuration.maximumQueuedRequests else {
+                    throw ErrorMessage(.limitExceeded, "more than \(configuration.maximumQueuedRequests) requests in flight")
+                }
+                enqueue.yield(work)
+            }
+            enqueue.finish()
+            try await group.waitForAll()
+        }
+    }
+
+    private func perform(_ work: Work, sender: inout BlockSender, requests: RequestBook, logger: Logger) async throws {
+        switch work {
+        case .manifest(let id):
+            guard let entry = library.entry(for: id) else {
+                try await sender.outbound.write(.error(ErrorMessage(.notFound, "no content \(id.shortHex) here")))
+                return
+            }
+            try await sender.outbound.write(.manifest(id, entry.manifest.canonicalEncoding))
+        case .range(let r):
+            guard let entry = library.entry(for: r.contentID) else {
+                try await sender.outbound.write(.error(ErrorMessage(.notFound, requestID: r.requestID,
+                                                                    "no content \(r.contentID.shortHex) here")))
+                return
+            }
+            let size = entry.manifest.fileSize
+            guard r.offset <= size, r.length <= size - r.offset else {
+                try await sender.outbound.write(.error(ErrorMessage(
+                    .rangeOutOfBounds, requestID: r.requestID,
+                    "range \(r.offset)+\(r.length) is outside the file (\(size) bytes)")))
+                return
+            }
+            try await stream(entry, requestID: r.requestID, offset: r.offset, length: r.length,
+                             sender: &sender, requests: requests, logger: logger)
+        case .whole(let requestID, let name):
+            guard SharedName.isSafe(name), let entry = library.entry(named: name) else {
+                try await sender.outbound.write(.error(ErrorMessage(.notFound, requestID: requestID,
+                                                                    "no file named \(name.debugDescription) here")))
+                return
+            }
+            try await stream(entry, requestID: requestID, offset: 0, length: entry.manifest.fileSize,
+                             sender: &sender, requests: requests, logger: logger)
+        }
+    }
+
+    private func stream(_ entry: SharedEntry, requestID: UInt32, offset: UInt64, length: UInt64,
+                        sender: inout BlockSender, requests: RequestBook, logger: Logger) async throws {
+        let file: ReadOnlyFile
+        do {
+            file = try sender.open(entry)
+        } catch {
+            logger.warning("cannot serve file", metadata: ["name": "\(entry.name)", "error": "\(error)"])
+            contentChanged(entry)
+            try await sender.outbound.write(.error(ErrorMessage(.contentChanged, requestID: requestID,
+                                                                "\(entry.name) is no longer readable")))
+            return
+        }
+        var position = offset
+        let end = offset + length
+        while position < end {
+            if requests.takeCancellation(requestID) { break }
+            let count = Int(min(UInt64(WireLimits.maximumBlockLength), end - position))
+            let sent = try await sender.sendBlock(from: file, at: position, count: count, requestID: requestID)
+            guard sent else {
+                logger.notice("file changed on disk since it was hashed", metadata: ["name": "\(entry.name)"])
+                contentChanged(entry)
+                try await sender.outbound.write(.error(ErrorMessage(.contentChanged, requestID: requestID,
+                                                                    "\(entry.name) changed on disk")))
+                return
+            }
+            position += UInt64(count)
+        }
+        _ = requests.takeCancellation(requestID)
+        try await sender.outbound.write(.end(requestID: requestID))
+    }
+}
+
+/// The requests of one connection shared between its reading and its sending task:
+/// how many are queued, and which the downloader cancelled.
+final class RequestBook: Sendable {
+    private let queued = Atomic<Int>(0)
+    private let cancelled = Mutex<Set<UInt32>>([])
+
+    /// Returns the queue length after adding one.
+    func enqueued() -> Int { queued.add(1, ordering: .relaxed).newValue }
+    func dequeued() { queued.subtract(1, ordering: .relaxed) }
+    /// Records a cancellation; false if more than `limit` are pending (ids that match no request
+    /// would otherwise pile up without bound).
+    func cancel(_ requestID: UInt32, limit: Int) -> Bool {
+        cancelled.withLock {
+            guard $0.count < limit else { return false }
+            $0.insert(requestID)
+            return true
+        }
+    }
+    /// True (once) if `requestID` was cancelled.
+    func takeCancellation(_ requestID: UInt32) -> Bool { cancelled.withLock { $0.remove(requestID) != nil } }
+}
+
+/// Byte counters of everything a seeder uploaded, reported in its log on exit.
+public final class UploadStatistics: Sendable {
+    private let fileBytes = Atomic<UInt64>(0)
+    private let wireBytes = Atomic<UInt64>(0)
+    private let blocks = Atomic<UInt64>(0)
+    private let deflatedBlocks = Atomic<UInt64>(0)
+
+    public init() {}
+
+    func record(fileBytes f: Int, wireBytes w: Int, deflated: Bool) {
+        fileBytes.add(UInt64(f), ordering: .relaxed)
+        wireBytes.add(UInt64(w), ordering: .relaxed)
+        blocks.add(1, ordering: .relaxed)
+        if deflated { deflatedBlocks.add(1, ordering: .relaxed) }
+    }
+
+    public var totals: (fileBytes: UInt64, wireBytes: UInt64, blocks: UInt64, deflatedBlocks: UInt64) {
+        (fileBytes.load(ordering: .relaxed), wireBytes.load(ordering: .relaxed),
+         blocks.load(ordering: .relaxed), deflatedBlocks.load(ordering: .relaxed))
+    }
+}

@@ -1,0 +1,90 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SonicCore
+import SonicNet
+import Synchronization
+
+/// A running peer's upload side: the peer server, the folder rescans, and one announcer per
+/// index, as one service that stops gracefully on SIGINT/SIGTERM.
+public final class Seeder: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var indexes: [Endpoint]
+        public var heartbeatInterval: Duration
+        public var rescanInterval: Duration
+        public var agent: String
+
+        public init(indexes: [Endpoint], heartbeatInterval: Duration = .seconds(5),
+                    rescanInterval: Duration = .seconds(10), agent: String = "sonic-seed") {
+            self.indexes = indexes
+            self.heartbeatInterval = heartbeatInterval
+            self.rescanInterval = rescanInterval
+            self.agent = agent
+        }
+    }
+
+    public let configuration: Configuration
+    public let server: PeerServer
+    /// Nil when the library is fixed (a single downloaded file).
+    public let indexer: FolderIndexer?
+    private let logger: Logger
+
+    public init(configuration: Configuration, server: PeerServer, indexer: FolderIndexer?, logger: Logger) {
+        self.configuration = configuration
+        self.server = server
+        self.indexer = indexer
+        self.logger = logger
+    }
+
+    /// One rescan off the cooperative thread pool (hashing is blocking work).
+    @discardableResult
+    public func rescanNow() async throws -> FolderIndexer.Outcome? {
+        guard let indexer else { return nil }
+        return try await NIOThreadPool.singleton.runIfActive { indexer.rescan() }
+    }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await self.server.serve()
+                } catch {
+                    self.logger.error("peer server stopped", metadata: ["error": "\(error)"])
+                }
+            }
+            for index in configuration.indexes {
+                let announcer = IndexAnnouncer(
+                    index: index, library: server.library, listenPort: server.boundAddress.port,
+                    heartbeatInterval: configuration.heartbeatInterval, connector: Connector(),
+                    agent: configuration.agent, logger: logger)
+                group.addTask { await announcer.run() }
+            }
+            if indexer != nil {
+                group.addTask { await self.rescanLoop() }
+            }
+        }
+        let t = server.statistics.totals
+        logger.info("seeder stopped", metadata: [
+            "uploaded": "\(ByteCount(t.fileBytes))", "wire": "\(ByteCount(t.wireBytes))",
+            "blocks": "\(t.blocks)", "deflated-blocks": "\(t.deflatedBlocks)",
+        ])
+    }
+
+    private func rescanLoop() async {
+        var last = ContinuousClock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(200))
+            let due = ContinuousClock.now - last >= configuration.rescanInterval
+            guard due || indexer?.takeRescanRequest() == true else { continue }
+            last = .now
+            do {
+                if let outcome = try await rescanNow(), outcome.hashed > 0 {
+                    logger.info("rescan", metadata: ["files": "\(outcome.files)", "hashed": "\(outcome.hashed)"])
+                }
+            } catch {
+                return
+            }
+        }
+    }
+}

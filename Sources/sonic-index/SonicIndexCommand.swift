@@ -1,0 +1,52 @@
+import ArgumentParser
+import SonicCLI
+import SonicCore
+import SonicIndex
+
+@main
+struct SonicIndexCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sonic-index",
+        abstract: "Run the Sonic Share index: the list of which peer shares which file.",
+        discussion: """
+            Peers connect, say HELLO, register the files they share and keep their session alive \
+            with heartbeats. The index answers searches with every live peer holding each content, \
+            and forgets a peer when its session closes or goes silent. It never stores file data.
+
+            With --port 0 the OS picks a free port; the first line on standard output is always \
+            `listening on HOST:PORT`.
+            """
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "TCP port to listen on (0: any free port).")
+    var port = 5015
+
+    @Option(help: "Forget a peer that sends nothing for this long (e.g. 15s, 500ms).")
+    var heartbeatTimeout = DurationText(.seconds(15))
+
+    @Option(help: "Most files one peer may register.")
+    var maxFilesPerPeer = 100_000
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard heartbeatTimeout.duration > .zero else { throw ValidationError("--heartbeat-timeout must be positive") }
+        guard maxFilesPerPeer > 0 else { throw ValidationError("--max-files-per-peer must be positive") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "sonic-index", defaultLevel: .info)
+        let server = try await IndexServer.bind(
+            .init(host: host, port: port, heartbeatTimeout: heartbeatTimeout.duration,
+                  limits: .init(maximumFilesPerSession: maxFilesPerPeer)),
+            logger: logger
+        )
+        Console.announceListening(server.boundAddress)
+        logger.info("index listening", metadata: ["address": "\(server.boundAddress)"])
+        try await ServiceRunner.run([server], logger: logger)
+    }
+}

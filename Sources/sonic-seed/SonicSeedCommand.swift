@@ -1,0 +1,94 @@
+import ArgumentParser
+import SonicCLI
+import SonicCore
+import SonicSeed
+
+@main
+struct SonicSeedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sonic-seed",
+        abstract: "Share a folder with the Sonic Share network.",
+        discussion: """
+            Hashes every file under FOLDER (names are paths relative to it), registers them with \
+            every index given, and serves them to downloaders. Keeps the indexes current as files \
+            appear, change or vanish, and re-registers with an index that restarts. Hidden files \
+            and anything that leads outside FOLDER (symlinks out of it) are never shared.
+
+            The first line on standard output is `listening on HOST:PORT`.
+            """
+    )
+
+    @Argument(help: "The folder to share.")
+    var folder: String
+
+    @OptionGroup var index: IndexOptions
+
+    @Option(help: "Address to serve peers on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "TCP port to serve peers on (0: any free port).")
+    var port = 6020
+
+    @Option(help: "Interval between heartbeats to each index.")
+    var heartbeat = DurationText(.seconds(5))
+
+    @Option(help: "Interval between rescans of the folder.")
+    var rescan = DurationText(.seconds(10))
+
+    @Option(help: "Folder for the manifest cache (default: $XDG_CACHE_HOME/sonic-share or ~/.cache/sonic-share).")
+    var stateDir: String?
+
+    @Flag(help: "Do not keep a manifest cache (rehash everything on start).")
+    var noCache = false
+
+    @Option(help: "Deflate data blocks: auto (files that compress), always, never.")
+    var compress = CompressionMode.auto
+
+    @Option(help: "zlib level 1 (fastest) to 9 (smallest).")
+    var level = 1
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard (1...9).contains(level) else { throw ValidationError("--level must be 1...9") }
+        guard heartbeat.duration > .zero, rescan.duration > .zero else {
+            throw ValidationError("--heartbeat and --rescan must be positive")
+        }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "sonic-seed", defaultLevel: .info)
+        let scanner = try FolderScanner(root: folder)
+        let cachePath = noCache ? nil : ManifestCache.defaultPath(forFolder: scanner.realRoot, stateDirectory: stateDir)
+        let library = SharedLibrary()
+        let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
+                                    probe: BlockEncodingPolicy.probe)
+        let server = try await PeerServer.bind(
+            .init(host: host, port: port,
+                  blockEncoding: .init(mode: .init(compress), level: Int32(level))),
+            library: library, logger: logger,
+            contentChanged: { _ in indexer.requestRescan() })
+        Console.announceListening(server.boundAddress)
+        let seeder = Seeder(
+            configuration: .init(indexes: try index.endpoints(), heartbeatInterval: heartbeat.duration,
+                                 rescanInterval: rescan.duration),
+            server: server, indexer: indexer, logger: logger)
+        if let outcome = try await seeder.rescanNow() {
+            logger.info("sharing \(outcome.files) file(s)", metadata: [
+                "folder": "\(folder)", "hashed": "\(outcome.hashed)", "from-cache": "\(outcome.files - outcome.hashed)",
+            ])
+        }
+        try await ServiceRunner.run([seeder], logger: logger)
+    }
+}
+
+extension BlockEncodingPolicy.Mode {
+    init(_ mode: CompressionMode) {
+        switch mode {
+        case .auto: self = .auto
+        case .always: self = .always
+        case .never: self = .never
+        }
+    }
+}
