@@ -82,6 +82,7 @@ let package = Package(
                 "SonicNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -108,6 +109,10 @@ let package = Package(
         .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex"], swiftSettings: strict),
         .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed"], swiftSettings: strict),
         .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["SonicCore"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
     ]
 )

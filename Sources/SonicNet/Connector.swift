@@ -17,10 +17,11 @@ public struct Connector: Sendable {
         self.idleTimeout = idleTimeout
     }
 
-    /// Connects to `endpoint`; extra handlers go after the codec (see ``FrameChannelSetup``).
+    /// Connects to `endpoint`; `addHandlers` runs on the channel's event loop and may add
+    /// message-level handlers after the codec (see ``FrameChannelSetup``).
     public func connect(
         to endpoint: Endpoint,
-        extraHandlers: @escaping @Sendable () -> [ChannelHandler & Sendable] = { [] }
+        addHandlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in }
     ) async throws -> FrameChannel {
         let idle = idleTimeout
         do {
@@ -29,7 +30,7 @@ public struct Connector: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try FrameChannelSetup.configure(channel, idleTimeout: idle, extraHandlers: extraHandlers())
+                        try FrameChannelSetup.configure(channel, idleTimeout: idle, addHandlers: addHandlers)
                     }
                 }
         } catch {

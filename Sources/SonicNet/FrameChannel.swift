@@ -7,12 +7,12 @@ public typealias FrameChannel = NIOAsyncChannel<Message, Message>
 
 public enum FrameChannelSetup {
     /// Adds the frame codec (and, with `idleTimeout`, a read-idle timeout) to `channel` and wraps
-    /// it for async use. Call on the channel's event loop, inside the bootstrap's initializer;
+    /// it for async use. `addHandlers` may add message-level handlers after the codec. Call on the channel's event loop, inside the bootstrap's initializer;
     /// both servers and clients build their connections through here.
     public static func configure(
         _ channel: Channel,
         idleTimeout: TimeAmount? = nil,
-        extraHandlers: [ChannelHandler & Sendable] = []
+        addHandlers: (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in }
     ) throws -> FrameChannel {
         let sync = channel.pipeline.syncOperations
         if let idleTimeout {
@@ -21,9 +21,7 @@ public enum FrameChannelSetup {
         }
         try sync.addHandler(ByteToMessageHandler(FrameDecoder()))
         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
-        for handler in extraHandlers {
-            try sync.addHandler(handler)
-        }
+        try addHandlers(sync)
         return try FrameChannel(
             wrappingChannelSynchronously: channel,
             configuration: .init(inboundType: Message.self, outboundType: Message.self)

@@ -1,4 +1,5 @@
 import NIOCore
+import SonicCompression
 import SonicCore
 import SonicWire
 
@@ -30,15 +31,18 @@ public struct BlockEncodingPolicy: Sendable {
 /// last opened file (requests for one file come in long runs).
 struct BlockSender {
     let outbound: NIOAsyncChannelOutboundWriter<Message>
-    var encoder: BlockEncoder
+    let encoder: BlockEncoder
     let statistics: UploadStatistics
+    let rateLimiter: RateLimiter?
     private var openFile: (entry: SharedEntry, file: ReadOnlyFile)?
     private let allocator = ByteBufferAllocator()
 
-    init(outbound: NIOAsyncChannelOutboundWriter<Message>, encoder: BlockEncoder, statistics: UploadStatistics) {
+    init(outbound: NIOAsyncChannelOutboundWriter<Message>, encoder: BlockEncoder, statistics: UploadStatistics,
+         rateLimiter: RateLimiter?) {
         self.outbound = outbound
         self.encoder = encoder
         self.statistics = statistics
+        self.rateLimiter = rateLimiter
     }
 
     /// Opens (or reuses) `entry`'s file, refusing it if it no longer matches its manifest's size
@@ -67,8 +71,9 @@ struct BlockSender {
         guard read == count else { return false }
         let compressible = openFile?.entry.compressible ?? false
         let block = encoder.encode(buffer, requestID: requestID, fileIsCompressible: compressible)
-        statistics.record(fileBytes: count, wireBytes: block.payload.readableBytes + WireLimits.headerLength + 9,
-                          deflated: block.encoding == .deflate)
+        let wireBytes = block.payload.readableBytes + WireLimits.headerLength + 9
+        try await rateLimiter?.acquire(wireBytes)
+        statistics.record(fileBytes: count, wireBytes: wireBytes, deflated: block.encoding == .deflate)
         try await outbound.write(.data(block))
         return true
     }
@@ -79,22 +84,44 @@ struct BlockSender {
     }
 }
 
-/// Chooses raw or deflate for each block.
+/// Chooses raw or deflate for each block: deflate only where the downloader accepts it, the
+/// policy allows it, the file was found compressible at scan time (or the mode is `always`),
+/// and the block actually shrinks by ``BlockCodec/minimumSaving``.
 struct BlockEncoder {
     let policy: BlockEncodingPolicy
     let deflateAllowed: Bool
+    private let codec = BlockCodec()
 
     init(policy: BlockEncodingPolicy, deflateAllowed: Bool) {
         self.policy = policy
         self.deflateAllowed = deflateAllowed
     }
 
-    mutating func encode(_ raw: ByteBuffer, requestID: UInt32, fileIsCompressible: Bool) -> DataBlock {
-        DataBlock(requestID: requestID, encoding: .raw, rawLength: UInt32(raw.readableBytes), payload: raw)
+    func encode(_ raw: ByteBuffer, requestID: UInt32, fileIsCompressible: Bool) -> DataBlock {
+        let worthTrying = deflateAllowed
+            && (policy.mode == .always || (policy.mode == .auto && fileIsCompressible))
+        if worthTrying, let deflated = codec.compress(raw, level: policy.level) {
+            return DataBlock(requestID: requestID, encoding: .deflate, rawLength: UInt32(raw.readableBytes), payload: deflated)
+        }
+        return DataBlock(requestID: requestID, encoding: .raw, rawLength: UInt32(raw.readableBytes), payload: raw)
     }
 }
 
 extension BlockEncodingPolicy {
-    /// Whether the file at `path` is worth deflating; decided once per file at scan time.
-    public static let probe: @Sendable (_ path: String, _ name: String) -> Bool = { _, _ in false }
+    /// Whether the file at `path` is worth deflating; decided once per file at scan time
+    /// (``CompressibilityProbe``). Unreadable files count as incompressible.
+    public static let probe: @Sendable (_ path: String, _ name: String) -> Bool = { path, name in
+        guard let file = try? ReadOnlyFile(path: path) else { return false }
+        defer { file.close() }
+        guard let size = try? file.size() else { return false }
+        let allocator = ByteBufferAllocator()
+        let verdict = try? CompressibilityProbe.probe(name: name, size: size) { offset, count in
+            var buffer = allocator.buffer(capacity: count)
+            _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: space[0..<count]), at: offset)
+            }
+            return buffer
+        }
+        return verdict?.isCompressible ?? false
+    }
 }

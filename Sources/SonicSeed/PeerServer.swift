@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import SonicCompression
 import SonicCore
 import SonicNet
 import SonicWire
@@ -20,9 +21,13 @@ public final class PeerServer: Sendable {
         /// Requests one connection may have queued; more is a protocol violation.
         public var maximumQueuedRequests: Int
         public var blockEncoding: BlockEncodingPolicy
+        /// Wire bytes per second for all uploads together (nil: unlimited).
+        public var maximumUploadRate: Double?
 
         public init(host: String = "127.0.0.1", port: Int = 6020, idleTimeout: Duration = .seconds(60),
-                    maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init()) {
+                    maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init(),
+                    maximumUploadRate: Double? = nil) {
+            self.maximumUploadRate = maximumUploadRate
             self.host = host
             self.port = port
             self.idleTimeout = idleTimeout
@@ -35,6 +40,7 @@ public final class PeerServer: Sendable {
     public let listener: ServerListener
     public let library: SharedLibrary
     public let statistics = UploadStatistics()
+    private let rateLimiter: RateLimiter?
     private let sessionCounter = Atomic<UInt64>(0)
     private let logger: Logger
     private let contentChanged: @Sendable (SharedEntry) -> Void
@@ -58,6 +64,7 @@ public final class PeerServer: Sendable {
         self.library = library
         self.logger = logger
         self.contentChanged = contentChanged
+        self.rateLimiter = configuration.maximumUploadRate.map { RateLimiter(bytesPerSecond: $0) }
     }
 
     public func serve() async throws {
@@ -90,7 +97,7 @@ public final class PeerServer: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var sender = BlockSender(outbound: outbound, encoder: self.configuration.blockEncoding.makeEncoder(deflate: deflate),
-                                         statistics: self.statistics)
+                                         statistics: self.statistics, rateLimiter: self.rateLimiter)
                 defer { sender.finish() }
                 for await work in queue {
                     requests.dequeued()

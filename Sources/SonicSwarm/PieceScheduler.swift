@@ -141,15 +141,18 @@ public struct PieceScheduler: Sendable {
     /// - Normal mode: the lowest-index missing piece not in flight anywhere.
     /// - Endgame (no such piece left): among in-flight pieces this peer does not already
     ///   hold and that have fewer than ``maxRequestersPerPiece`` requesters, the one whose
-    ///   oldest request started longest ago (the slowest), marked as a duplicate.
-    public mutating func nextPiece(for peer: PeerID, now: ContinuousClock.Instant) -> Assignment? {
+    ///   oldest request started longest ago (the slowest), marked as a duplicate — only when
+    ///   `allowDuplicate`: the engine passes it for a peer with nothing in flight, so that
+    ///   only idle peers duplicate and a busy pipeline never wastes bandwidth on copies.
+    public mutating func nextPiece(for peer: PeerID, now: ContinuousClock.Instant,
+                                   allowDuplicate: Bool = true) -> Assignment? {
         guard peers[peer]?.status == .active else { return nil }
         if unassignedCount > 0 {
             let piece = takeLowestUnassigned()
             addRequest(piece: piece, peer: peer, now: now)
             return Assignment(piece: piece, isDuplicate: false)
         }
-        guard let piece = takeEndgameCandidate(for: peer) else { return nil }
+        guard allowDuplicate, let piece = takeEndgameCandidate(for: peer) else { return nil }
         addRequest(piece: piece, peer: peer, now: now)
         return Assignment(piece: piece, isDuplicate: true)
     }

@@ -47,11 +47,15 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(help: "zlib level 1 (fastest) to 9 (smallest).")
     var level = 1
 
+    @Option(help: "Limit all uploads together to this many wire bytes per second, e.g. 20MiB or 500KiB.")
+    var maxUploadRate: ByteCount?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (1...9).contains(level) else { throw ValidationError("--level must be 1...9") }
+        if let rate = maxUploadRate, rate.bytes == 0 { throw ValidationError("--max-upload-rate must be positive") }
         guard heartbeat.duration > .zero, rescan.duration > .zero else {
             throw ValidationError("--heartbeat and --rescan must be positive")
         }
@@ -66,7 +70,8 @@ struct SonicSeedCommand: AsyncParsableCommand {
                                     probe: BlockEncodingPolicy.probe)
         let server = try await PeerServer.bind(
             .init(host: host, port: port,
-                  blockEncoding: .init(mode: .init(compress), level: Int32(level))),
+                  blockEncoding: .init(mode: .init(compress), level: Int32(level)),
+                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
             library: library, logger: logger,
             contentChanged: { _ in indexer.requestRescan() })
         Console.announceListening(server.boundAddress)

@@ -1,0 +1,49 @@
+import Logging
+import SonicCore
+import SonicNet
+import SonicWire
+
+/// Gets a content's manifest from the first peer that serves a correct one.
+///
+/// A manifest is trusted only if its SHA-256 equals the content id the index gave; a peer
+/// that sends another is skipped (and reported), never believed.
+public enum ManifestFetcher {
+    public struct Failure: Error, CustomStringConvertible {
+        public var contentID: ContentID
+        public var attempts: [(Endpoint, String)]
+        public var description: String {
+            "no peer served the manifest of \(contentID.shortHex): "
+                + attempts.map { "\($0.0): \($0.1)" }.joined(separator: "; ")
+        }
+    }
+
+    public static func fetch(_ contentID: ContentID, from peers: [Endpoint], logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
+        var attempts: [(Endpoint, String)] = []
+        var rejected: [Endpoint] = []
+        for peer in peers {
+            do {
+                let channel = try await Connector(connectTimeout: .seconds(2), idleTimeout: .seconds(10)).connect(to: peer)
+                let bytes: [UInt8] = try await channel.executeThenClose { inbound, outbound in
+                    var session = FrameSession(inbound: inbound, outbound: outbound)
+                    _ = try await session.clientHandshake(Hello(role: .client, agent: "sonic-get"))
+                    let reply = try await session.request(.manifestRequest(contentID))
+                    try? await session.send(.exit)
+                    guard case .manifest(let id, let bytes) = reply, id == contentID else {
+                        throw SessionError.unexpected(reply.kind, expecting: "MANIFEST")
+                    }
+                    return bytes
+                }
+                guard SHA256Hash.of(bytes) == contentID.hash else {
+                    attempts.append((peer, "manifest does not match the content id"))
+                    rejected.append(peer)
+                    continue
+                }
+                return (try Manifest(canonicalEncoding: bytes), rejected)
+            } catch {
+                logger.debug("manifest fetch failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                attempts.append((peer, "\(error)"))
+            }
+        }
+        throw Failure(contentID: contentID, attempts: attempts)
+    }
+}

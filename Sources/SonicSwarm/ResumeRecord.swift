@@ -1,0 +1,68 @@
+import Foundation
+import SonicCore
+
+/// What an interrupted download remembers: which content it was fetching and which pieces
+/// were verified and written. Stored beside the partial file as `.<name>.sonic-resume`,
+/// replaced atomically (temp file + rename) so it is never seen half-written. If it is lost
+/// or unreadable, the partial file is rehashed and the pieces that match are kept.
+public struct ResumeRecord: Codable, Equatable, Sendable {
+    public static let currentVersion = 1
+
+    public var version: Int
+    public var contentID: String
+    public var pieceCount: Int
+    /// Verified pieces as a bitfield (piece i = bit 7 - i%8 of byte i/8), hex-encoded.
+    public var verified: String
+
+    public init(contentID: ContentID, pieceCount: Int, verifiedPieces: some Sequence<Int>) {
+        self.version = Self.currentVersion
+        self.contentID = contentID.hex
+        self.pieceCount = pieceCount
+        var bits = [UInt8](repeating: 0, count: (pieceCount + 7) / 8)
+        for p in verifiedPieces where p >= 0 && p < pieceCount { bits[p / 8] |= 0x80 >> UInt8(p % 8) }
+        self.verified = bits.map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+
+    /// The verified pieces, if the record is for `contentID` with `pieceCount` pieces.
+    public func verifiedPieces(for contentID: ContentID, pieceCount: Int) -> [Int]? {
+        guard version == Self.currentVersion, self.contentID == contentID.hex, self.pieceCount == pieceCount,
+              verified.utf8.count == ((pieceCount + 7) / 8) * 2
+        else { return nil }
+        let chars = Array(verified.utf8)
+        var pieces: [Int] = []
+        for byteIndex in 0..<chars.count / 2 {
+            guard let byte = UInt8(String(decoding: chars[byteIndex * 2..<byteIndex * 2 + 2], as: UTF8.self), radix: 16)
+            else { return nil }
+            for bit in 0..<8 where byte & (0x80 >> UInt8(bit)) != 0 {
+                let piece = byteIndex * 8 + bit
+                if piece < pieceCount { pieces.append(piece) }
+            }
+        }
+        return pieces
+    }
+
+    public static func path(for target: String) -> String {
+        PartialFile.sibling(of: target, suffix: ".sonic-resume")
+    }
+
+    public static func load(from path: String) -> ResumeRecord? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(ResumeRecord.self, from: data)
+    }
+
+    public func save(to path: String) throws {
+        let data = try JSONEncoder().encode(self)
+        let temp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temp, contents: data) else {
+            throw FileError(path: temp, message: "cannot write resume record")
+        }
+        guard rename(temp, path) == 0 else { throw FileError(path: path, errno: errno) }
+    }
+
+    public static func remove(at path: String) {
+        unlink(path)
+    }
+}

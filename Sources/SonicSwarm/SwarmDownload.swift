@@ -1,0 +1,168 @@
+import Logging
+import SonicCompression
+import SonicCore
+
+/// Downloads one content from many peers at once into a target file.
+///
+/// Every peer gets its own ``PeerFetcher``; all pull pieces from one scheduler, so faster
+/// peers get more pieces and a slow or failing one never holds a fixed share. Progress is
+/// checkpointed into a resume record every second; the target appears only when every piece
+/// is verified.
+public enum SwarmDownload {
+    public struct Settings: Sendable {
+        /// OBTAIN-RANGE requests kept in flight per peer.
+        public var requestsPerPeer: Int
+        /// A peer that owes data and sends nothing this long is dropped.
+        public var peerTimeout: Duration
+        public var acceptDeflate: Bool
+        /// Shared limit on wire bytes received (all peers together).
+        public var rateLimiter: RateLimiter?
+        /// Requesters per piece in endgame.
+        public var maxRequestersPerPiece: Int
+
+        public init(requestsPerPeer: Int = 4, peerTimeout: Duration = .seconds(5), acceptDeflate: Bool = true,
+                    rateLimiter: RateLimiter? = nil, maxRequestersPerPiece: Int = 2) {
+            self.requestsPerPeer = requestsPerPeer
+            self.peerTimeout = peerTimeout
+            self.acceptDeflate = acceptDeflate
+            self.rateLimiter = rateLimiter
+            self.maxRequestersPerPiece = maxRequestersPerPiece
+        }
+    }
+
+    public struct PeerReport: Sendable {
+        public var endpoint: Endpoint
+        /// Verified file bytes this peer delivered.
+        public var fileBytes: UInt64
+        /// Bytes received from it on the wire (frames, compressed or not, wasted or not).
+        public var wireBytes: UInt64
+        public var pieces: Int
+        public var failures: Int
+        public var banned: Bool
+        public var lastError: String?
+    }
+
+    public struct Progress: Sendable {
+        public var verifiedBytes: UInt64
+        public var totalBytes: UInt64
+        public var wireBytes: UInt64
+        public var activePeers: Int
+        public var elapsed: Duration
+    }
+
+    public struct Report: Sendable {
+        public var targetPath: String
+        public var manifest: Manifest
+        public var contentID: ContentID
+        public var elapsed: Duration
+        public var peers: [PeerReport]
+        public var retriedPieces: Int
+        public var reusedPieces: Int
+        public var wireBytes: UInt64 { peers.reduce(0) { $0 + $1.wireBytes } }
+    }
+
+    /// Not every piece could be fetched; the partial file and resume record are kept.
+    public struct Incomplete: Error, CustomStringConvertible {
+        public var missingPieces: [Int]
+        public var pieceCount: Int
+        public var report: Report
+        public var description: String {
+            let list = missingPieces.prefix(8).map(String.init).joined(separator: ", ")
+            let more = missingPieces.count > 8 ? ", …" : ""
+            return "\(missingPieces.count) of \(pieceCount) pieces missing (\(list)\(more)) and no peer left to ask; "
+                + "run the same command again to resume"
+        }
+    }
+
+    /// Fetches `manifest`'s content from `peers` into `targetPath`.
+    public static func run(
+        contentID: ContentID, manifest: Manifest, peers: [Endpoint], targetPath: String,
+        settings: Settings, logger: Logger,
+        progress: (@Sendable (Progress) -> Void)? = nil
+    ) async throws -> Report {
+        let start = ContinuousClock.now
+        let file = try PartialFile(targetPath: targetPath, size: manifest.fileSize)
+        let recordPath = ResumeRecord.path(for: targetPath)
+        let reused = resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath)
+        if !reused.isEmpty {
+            logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
+        }
+        let swarm = SwarmState(manifest: manifest, peers: peers, alreadyVerified: reused,
+                               maxRequestersPerPiece: settings.maxRequestersPerPiece)
+
+        func report() -> Report {
+            let s = swarm.snapshot()
+            return Report(
+                targetPath: targetPath, manifest: manifest, contentID: contentID, elapsed: .now - start,
+                peers: s.peers.map {
+                    PeerReport(endpoint: $0.endpoint, fileBytes: $0.fileBytes, wireBytes: $0.wireBytes,
+                               pieces: $0.pieces, failures: $0.failures, banned: $0.banned, lastError: $0.lastError)
+                },
+                retriedPieces: s.retriedPieces, reusedPieces: reused.count)
+        }
+
+        func checkpoint() {
+            let s = swarm.snapshot(includePieceLists: true)
+            do {
+                try file.sync()
+                try ResumeRecord(contentID: contentID, pieceCount: manifest.pieceCount, verifiedPieces: s.verifiedList)
+                    .save(to: recordPath)
+            } catch {
+                logger.warning("cannot save resume record", metadata: ["error": "\(error)"])
+            }
+        }
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var lastSaved = swarm.snapshot().verifiedPieces
+                var tick = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    tick += 1
+                    let s = swarm.snapshot()
+                    progress?(Progress(verifiedBytes: s.verifiedBytes, totalBytes: manifest.fileSize,
+                                       wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
+                                       activePeers: s.peers.filter(\.connected).count, elapsed: .now - start))
+                    if tick % 4 == 0 && s.verifiedPieces != lastSaved {
+                        checkpoint()
+                        lastSaved = s.verifiedPieces
+                    }
+                }
+            }
+            await withTaskGroup(of: Void.self) { fetchers in
+                for (peer, endpoint) in peers.enumerated() {
+                    var peerLogger = logger
+                    peerLogger[metadataKey: "peer"] = "\(endpoint)"
+                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, contentID: contentID, swarm: swarm,
+                                              file: file, settings: settings, logger: peerLogger)
+                    fetchers.addTask { await fetcher.run() }
+                }
+            }
+            group.cancelAll()
+        }
+
+        if Task.isCancelled {
+            checkpoint()
+            throw CancellationError()
+        }
+        guard swarm.isComplete else {
+            checkpoint()
+            let s = swarm.snapshot(includePieceLists: true)
+            throw Incomplete(missingPieces: s.missingPieces, pieceCount: manifest.pieceCount, report: report())
+        }
+        try file.commit()
+        ResumeRecord.remove(at: recordPath)
+        return report()
+    }
+
+    /// Pieces already in the partial file: from the resume record when it is for this content,
+    /// else by rehashing whatever partial file is there.
+    static func resumablePieces(contentID: ContentID, manifest: Manifest, file: PartialFile, recordPath: String) -> [Int] {
+        guard file.existed else { return [] }
+        if let record = ResumeRecord.load(from: recordPath),
+           let pieces = record.verifiedPieces(for: contentID, pieceCount: manifest.pieceCount) {
+            return pieces
+        }
+        return file.verifiedPieces(of: manifest, candidates: 0..<manifest.pieceCount)
+    }
+}

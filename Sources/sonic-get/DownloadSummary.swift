@@ -1,0 +1,36 @@
+import SonicCLI
+import SonicCore
+import SonicSwarm
+
+/// The `--json` summary of a download (README, "sonic-get --json").
+enum DownloadSummary {
+    static func json(name: String, path: String, manifest: Manifest, contentID: ContentID,
+                     report: SwarmDownload.Report?, complete: Bool) -> JSONValue {
+        let peers = report?.peers ?? []
+        return .object([
+            ("name", .string(name)),
+            ("path", .string(path)),
+            ("size", .number(Double(manifest.fileSize))),
+            ("sha256", .string(manifest.fileHash.hex)),
+            ("content_id", .string(contentID.hex)),
+            ("complete", .bool(complete)),
+            ("seconds", .number(((report?.elapsed.seconds ?? 0) * 1000).rounded() / 1000)),
+            ("pieces", .number(Double(manifest.pieceCount))),
+            ("piece_size", .number(Double(manifest.pieceSize))),
+            ("peers", .array(peers.map { p in
+                .object([
+                    ("address", .string(p.endpoint.description)),
+                    ("bytes", .number(Double(p.fileBytes))),
+                    ("pieces", .number(Double(p.pieces))),
+                    ("wire_bytes", .number(Double(p.wireBytes))),
+                    ("failures", .number(Double(p.failures))),
+                    ("banned", .bool(p.banned)),
+                    ("error", p.lastError.map(JSONValue.string) ?? .null),
+                ])
+            })),
+            ("wire_bytes", .number(Double(report?.wireBytes ?? 0))),
+            ("retried_pieces", .number(Double(report?.retriedPieces ?? 0))),
+            ("reused_pieces", .number(Double(report?.reusedPieces ?? 0))),
+        ])
+    }
+}

@@ -1,0 +1,232 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SonicCLI
+import SonicCompression
+import SonicCore
+import SonicNet
+import SonicSeed
+import SonicSwarm
+import SonicWire
+
+@main
+struct SonicGetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sonic-get",
+        abstract: "Download a file from every peer that shares it, at once.",
+        discussion: """
+            Asks the index who holds NAME (its full shared name or its last path component), \
+            fetches the manifest, and swarms pieces from all holders of that exact content in \
+            parallel. Every piece is checked against its SHA-256 before it is written; the file \
+            appears under its name only when complete. An interrupted download resumes when the \
+            same command is run again.
+
+            Exit codes: 0 done, 1 not found or ambiguous (use --hash), 3 no index answered, \
+            4 incomplete (no good peer left; run again to resume), 5 output exists (use --force), \
+            130 interrupted.
+            """
+    )
+
+    @Argument(help: "Name of the file to download.")
+    var name: String
+
+    @OptionGroup var index: IndexOptions
+
+    @Option(name: .shortAndLong, help: "Where to save (a file path, or an existing folder). Default: the name's last component in the current folder.")
+    var output: String?
+
+    @Option(name: .customLong("hash"), help: "Pick the content whose id or SHA-256 starts with this prefix (when a name is shared with different contents).")
+    var hashPrefix: String?
+
+    @Flag(help: "Overwrite an existing output file with different content.")
+    var force = false
+
+    @Flag(help: "Print one JSON summary object on standard output when done.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "No progress line and no summary line.")
+    var quiet = false
+
+    @Option(help: "Use at most this many peers (1...256).")
+    var maxPeers = 32
+
+    @Option(help: "Requests kept in flight per peer (1...64).")
+    var requestsPerPeer = 4
+
+    @Option(help: "Drop a peer that owes data and sends nothing for this long.")
+    var peerTimeout = DurationText(.seconds(5))
+
+    @Option(help: "Accept deflated blocks: auto or never.")
+    var compress = CompressionMode.auto
+
+    @Option(help: "Limit the download to this many wire bytes per second, e.g. 20MiB (all peers together).")
+    var maxDownloadRate: ByteCount?
+
+    @Flag(help: "Keep running after the download and share the file with the network.")
+    var seed = false
+
+    @Option(help: "With --seed: address to serve peers on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "With --seed: TCP port to serve peers on (0: any free port).")
+    var port = 0
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard !name.isEmpty else { throw ValidationError("NAME must not be empty") }
+        guard (1...256).contains(maxPeers) else { throw ValidationError("--max-peers must be 1...256") }
+        guard (1...64).contains(requestsPerPeer) else { throw ValidationError("--requests-per-peer must be 1...64") }
+        guard peerTimeout.duration > .zero else { throw ValidationError("--peer-timeout must be positive") }
+        guard compress != .always else { throw ValidationError("--compress takes auto or never for downloads") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        if let rate = maxDownloadRate, rate.bytes == 0 { throw ValidationError("--max-download-rate must be positive") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "sonic-get", defaultLevel: .warning)
+        let (outcome, signal) = try await runCancellingOnSignal { try await download(logger: logger) }
+        if signal != nil || outcome == nil {
+            if !quiet { ProgressLine.clear() }
+            Console.err("sonic-get: interrupted; the partial download is kept; run the same command to resume")
+            throw ExitStatus.interrupted
+        }
+        if seed, let outcome {
+            try await seedFile(outcome, logger: logger)
+        }
+    }
+
+    private struct Outcome: Sendable {
+        var result: SearchResult
+        var manifest: Manifest
+        var path: String
+    }
+
+    private func fail(_ message: String, _ code: ExitCode) -> ExitCode {
+        Console.err("sonic-get: \(message)")
+        return code
+    }
+
+    private func download(logger: Logger) async throws -> Outcome {
+        // 1. Who holds NAME?
+        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get")
+        let results: [SearchResult]
+        do {
+            results = try await client.search(.exact, name, logger: logger)
+        } catch {
+            throw fail("\(error)", ExitStatus.indexUnavailable)
+        }
+        let result: SearchResult
+        switch ContentChoice.choose(from: results, hashPrefix: hashPrefix) {
+        case .chosen(let r): result = r
+        case .notFound:
+            throw fail("no peer shares \(name.debugDescription)", ExitStatus.notFound)
+        case .ambiguous(let candidates):
+            Console.err("sonic-get: \(candidates.count) different contents are shared as \(name.debugDescription); pick one with --hash PREFIX:")
+            ResultFormatting.table(candidates).forEach { Console.err("  " + $0) }
+            throw ExitStatus.notFound
+        case .noMatchForHash(let candidates):
+            Console.err("sonic-get: no content of \(name.debugDescription) matches --hash \(hashPrefix ?? ""); shared contents:")
+            ResultFormatting.table(candidates).forEach { Console.err("  " + $0) }
+            throw ExitStatus.notFound
+        }
+        let peers = Array(result.peers.prefix(maxPeers))
+
+        // 2. Where to, and is that allowed?
+        let path = targetPath(for: result)
+        if let existing = try? ReadOnlyFile(path: path) {
+            let status = try? existing.status()
+            existing.close()
+            if status?.size == result.size, let m = try? ManifestBuilder.manifest(ofFileAt: path), m.contentID == result.contentID {
+                if !quiet && !json { Console.err("sonic-get: \(path) is already complete") }
+                if json { printJSON(result: result, manifest: m, path: path, report: nil) }
+                return Outcome(result: result, manifest: m, path: path)
+            }
+            guard force else {
+                throw fail("\(path) exists with other content; use --force to overwrite", ExitStatus.outputRefused)
+            }
+        }
+
+        // 3. The manifest, checked against the content id.
+        let manifest: Manifest
+        do {
+            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, logger: logger)
+        } catch {
+            throw fail("\(error)", ExitStatus.incomplete)
+        }
+        guard manifest.fileSize == result.size else {
+            throw fail("the manifest says \(manifest.fileSize) bytes, the index \(result.size)", ExitStatus.incomplete)
+        }
+
+        // 4. Swarm.
+        let settings = SwarmDownload.Settings(
+            requestsPerPeer: requestsPerPeer, peerTimeout: peerTimeout.duration,
+            acceptDeflate: compress != .never,
+            rateLimiter: maxDownloadRate.map { RateLimiter(bytesPerSecond: Double($0.bytes)) })
+        let showProgress = !quiet && Console.stderrIsTerminal
+        let report: SwarmDownload.Report
+        do {
+            report = try await SwarmDownload.run(
+                contentID: result.contentID, manifest: manifest, peers: peers, targetPath: path,
+                settings: settings, logger: logger,
+                progress: showProgress ? Self.drawProgress : nil)
+        } catch let incomplete as SwarmDownload.Incomplete {
+            if showProgress { ProgressLine.clear() }
+            if json { printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, complete: false) }
+            for peer in incomplete.report.peers where peer.lastError != nil {
+                Console.err("sonic-get: peer \(peer.endpoint): \(peer.lastError!)")
+            }
+            throw fail("download incomplete: \(incomplete)", ExitStatus.incomplete)
+        } catch let error as FileError {
+            throw fail("\(error)", ExitStatus.outputRefused)
+        }
+        if showProgress { ProgressLine.clear() }
+        if json {
+            printJSON(result: result, manifest: manifest, path: path, report: report)
+        } else if !quiet {
+            let seconds = max(report.elapsed.seconds, 0.001)
+            let rate = ByteCount.format(Double(manifest.fileSize) / seconds) + "/s"
+            let used = report.peers.filter { $0.pieces > 0 }.count
+            Console.err("sonic-get: \(path): \(ByteCount(manifest.fileSize)) in \(formatFixed(seconds, decimals: 2))s (\(rate)) from \(used) peer(s), SHA-256 \(manifest.fileHash.hex)")
+        }
+        return Outcome(result: result, manifest: manifest, path: path)
+    }
+
+    @Sendable private static func drawProgress(_ p: SwarmDownload.Progress) {
+        let seconds = max(p.elapsed.seconds, 0.001)
+        ProgressLine.draw(ProgressLine.render(done: p.verifiedBytes, total: p.totalBytes,
+                                              bytesPerSecond: Double(p.verifiedBytes) / seconds, peers: p.activePeers))
+    }
+
+    private func targetPath(for result: SearchResult) -> String {
+        let base = SharedName.baseName(result.name)
+        guard let output else { return base }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+            return output.hasSuffix("/") ? output + base : output + "/" + base
+        }
+        return output
+    }
+
+    private func printJSON(result: SearchResult, manifest: Manifest, path: String, report: SwarmDownload.Report?,
+                           complete: Bool = true) {
+        Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest,
+                                         contentID: result.contentID, report: report, complete: complete).text)
+    }
+
+    /// `--seed`: share the finished file until SIGINT/SIGTERM.
+    private func seedFile(_ outcome: Outcome, logger: Logger) async throws {
+        let status = try FileStatus.of(path: outcome.path)
+        let library = SharedLibrary()
+        let absolute = outcome.path.hasPrefix("/") ? outcome.path : FileManager.default.currentDirectoryPath + "/" + outcome.path
+        library.replaceAll([SharedEntry(
+            name: outcome.result.name, path: absolute, status: status, manifest: outcome.manifest,
+            compressible: BlockEncodingPolicy.probe(absolute, outcome.result.name))])
+        let server = try await PeerServer.bind(.init(host: host, port: port), library: library, logger: logger)
+        if !json { Console.out("listening on \(server.boundAddress)") }
+        Console.err("sonic-get: seeding \(outcome.result.name) on \(server.boundAddress); Ctrl-C to stop")
+        let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get"),
+                            server: server, indexer: nil, logger: logger)
+        try await ServiceRunner.run([seeder], logger: logger)
+    }
+}

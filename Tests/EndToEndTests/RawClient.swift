@@ -1,0 +1,70 @@
+import Foundation
+import NIOCore
+import SonicCore
+import SonicWire
+
+/// A blocking TCP client for sending hand-made (and deliberately broken) bytes to a running
+/// server and reading back what it answers. Every read has a timeout.
+final class RawClient {
+    private let fd: Int32
+    private var inbound = ByteBuffer()
+
+    init(_ endpoint: Endpoint, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket failed") }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(endpoint.port).bigEndian)
+        inet_pton(AF_INET, endpoint.host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw HarnessError("connect to \(endpoint) failed")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func send(_ message: Message) {
+        var buffer = ByteBuffer()
+        buffer.writeFrame(message)
+        send(Array(buffer.readableBytesView))
+    }
+
+    /// Closes our sending half (the server sees end of stream).
+    func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// The next message, or nil if the server closed the connection (or the read timed out).
+    func receive() -> Message? {
+        var decoder = FrameDecoder()
+        while true {
+            if let message = try? decoder.decode(buffer: &inbound) { return message }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return nil }
+            inbound.writeBytes(chunk[0..<n])
+        }
+    }
+
+    /// True once the server has closed the connection (reads return end of stream).
+    func isClosedByServer() -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+
+    /// HELLO + WELCOME.
+    func handshake(role: PeerRole = .client) throws {
+        send(.hello(Hello(role: role, agent: "raw-test")))
+        guard case .welcome = receive() else { throw HarnessError("no WELCOME") }
+    }
+}
