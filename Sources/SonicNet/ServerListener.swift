@@ -21,6 +21,9 @@ public struct ServerListener: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Keep our sending half open when a client closes its own: a frame cut short by the
+            // end of its stream still gets an ERROR back before we close.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try FrameChannelSetup.configure(child, idleTimeout: idleTimeout)
