@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import SonicCore
 import SonicNet
 import SonicWire
@@ -17,12 +18,16 @@ public enum ManifestFetcher {
         }
     }
 
-    public static func fetch(_ contentID: ContentID, from peers: [Endpoint], logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
+    /// - Parameter timeout: how long a peer may take to answer (a silent peer costs no more).
+    public static func fetch(_ contentID: ContentID, from peers: [Endpoint], timeout: Duration,
+                             logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
+        let idle = TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9))
+        let connector = Connector(connectTimeout: min(idle, .seconds(2)), idleTimeout: idle)
         var attempts: [(Endpoint, String)] = []
         var rejected: [Endpoint] = []
         for peer in peers {
             do {
-                let channel = try await Connector(connectTimeout: .seconds(2), idleTimeout: .seconds(10)).connect(to: peer)
+                let channel = try await connector.connect(to: peer)
                 let bytes: [UInt8] = try await channel.executeThenClose { inbound, outbound in
                     var session = FrameSession(inbound: inbound, outbound: outbound)
                     _ = try await session.clientHandshake(Hello(role: .client, agent: "sonic-get"))

@@ -150,7 +150,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         // 3. The manifest, checked against the content id.
         let manifest: Manifest
         do {
-            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, logger: logger)
+            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, timeout: peerTimeout.duration,
+                                                            logger: logger)
         } catch {
             throw fail("\(error)", ExitStatus.incomplete)
         }
