@@ -1,0 +1,64 @@
+import Foundation
+import SonicCore
+import Testing
+
+/// A downloader becomes a source: with `--seed`, or by downloading into a shared folder.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct BecomingASourceTests {
+    @Test func getWithSeedServesTheFileAfterTheOriginalSeederLeaves() async throws {
+        let bytes = Harness.randomBytes(count: 3 << 20, seed: 11)
+        let original = try SwarmTests.sharedFolders(1, name: "pass-it-on.bin", bytes: bytes)[0]
+        let first = try Harness.temporaryDirectory("first")
+        let second = try Harness.temporaryDirectory("second")
+        let net = try await TestNetwork()
+        defer { [original, first, second].forEach { try? FileManager.default.removeItem(at: $0) } }
+        var relay: Program?
+        do {
+            try await net.addSeeder(folder: original)
+            try await SwarmTests.waitForPeers(net, name: "pass-it-on.bin", count: 1)
+            let seeding = try Program("sonic-get", ["pass-it-on.bin", "--seed", "--quiet", "--index", net.indexAddress.description],
+                                      directory: first)
+            relay = seeding
+            let relayAddress = try await seeding.listeningAddress()
+            try await SwarmTests.waitForPeers(net, name: "pass-it-on.bin", count: 2)
+            // The original leaves; the relay alone serves the next downloader.
+            await net.seeders[0].stop()
+            _ = try await net.waitForSearch([], until: { results in
+                results.first { ($0["name"] as? String) == "pass-it-on.bin" }.map {
+                    ($0["peers"] as? [String]) == [relayAddress.description]
+                } ?? false
+            })
+            let (status, json, program) = try await net.get("pass-it-on.bin", [], directory: second)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect(try Harness.sha256(ofFile: second.appendingPathComponent("pass-it-on.bin")) == SHA256Hash.of(bytes).hex)
+            #expect((json?["peers"] as? [[String: Any]])?.map { $0["address"] as? String } == [relayAddress.description])
+        } catch {
+            await relay?.stop()
+            await net.stopAll()
+            throw error
+        }
+        await relay?.stop()
+        await net.stopAll()
+    }
+
+    @Test func aFileDownloadedIntoASharedFolderIsRegisteredOnTheNextRescan() async throws {
+        let bytes = Harness.randomBytes(count: 2 << 20, seed: 12)
+        let original = try SwarmTests.sharedFolders(1, name: "grow.bin", bytes: bytes)[0]
+        let shared = try Harness.temporaryDirectory("shared")
+        let net = try await TestNetwork()
+        defer { [original, shared].forEach { try? FileManager.default.removeItem(at: $0) } }
+        do {
+            try await net.addSeeder(folder: original)
+            try await net.addSeeder(folder: shared)  // shares nothing yet
+            try await SwarmTests.waitForPeers(net, name: "grow.bin", count: 1)
+            let (status, _, program) = try await net.get("grow.bin", ["-o", shared.path], directory: shared)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            // The second seeder rescans (every second in tests) and registers the new file.
+            try await SwarmTests.waitForPeers(net, name: "grow.bin", count: 2)
+        } catch {
+            await net.stopAll()
+            throw error
+        }
+        await net.stopAll()
+    }
+}
