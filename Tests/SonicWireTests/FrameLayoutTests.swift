@@ -1,0 +1,69 @@
+import NIOCore
+import SonicCore
+import SonicWire
+import Testing
+
+/// Exact bytes on the wire for a few messages, written out by hand from docs/PROTOCOL.md.
+@Suite struct FrameLayoutTests {
+    func bytes(_ message: Message) -> [UInt8] {
+        Array(SampleMessages.frame(message).readableBytesView)
+    }
+
+    @Test func hello() {
+        let message = Message.hello(Hello(version: 1, role: .seeder, listenPort: 0x1774, features: [.deflate], agent: "ab"))
+        #expect(bytes(message) == [
+            0, 0, 0, 10,       // payload length
+            0x01,              // HELLO
+            0, 1,              // version
+            1,                 // role: seeder
+            0x17, 0x74,        // listen port 6004
+            1,                 // features: deflate
+            0, 2, 0x61, 0x62,  // agent "ab"
+        ])
+    }
+
+    @Test func obtainRange() {
+        let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: 0xaa, count: 32))!)
+        let message = Message.obtainRange(RangeRequest(requestID: 258, contentID: id, offset: 0x0102, length: 0x1_0000_0000))
+        #expect(bytes(message) == [0, 0, 0, 52, 0x23, 0, 0, 1, 2] + [UInt8](repeating: 0xaa, count: 32)
+            + [0, 0, 0, 0, 0, 0, 1, 2] + [0, 0, 0, 1, 0, 0, 0, 0])
+    }
+
+    @Test func errorWithUnicodeText() {
+        let message = Message.error(ErrorMessage(.notFound, requestID: 3, "ü"))
+        #expect(bytes(message) == [0, 0, 0, 10, 0x03, 0, 7, 0, 0, 0, 3, 0, 2, 0xc3, 0xbc])
+    }
+
+    @Test func dataBlock() {
+        let message = Message.data(DataBlock(requestID: 1, encoding: .deflate, rawLength: 300, payload: ByteBuffer(bytes: [9, 8])))
+        #expect(bytes(message) == [0, 0, 0, 11, 0x24, 0, 0, 0, 1, 1, 0, 0, 1, 0x2c, 9, 8])
+    }
+
+    @Test func emptyMessages() {
+        #expect(bytes(.ok) == [0, 0, 0, 0, 0x04])
+        #expect(bytes(.exit) == [0, 0, 0, 0, 0x05])
+        #expect(bytes(.heartbeat) == [0, 0, 0, 0, 0x12])
+    }
+
+    @Test func registerOfOneFile() {
+        let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: 1, count: 32))!)
+        let hash = SHA256Hash(bytes: [UInt8](repeating: 2, count: 32))!
+        let message = Message.register([SharedFile(name: "a:b", size: 5, contentID: id, fileHash: hash)])
+        let expected: [UInt8] = [0, 0, 0, 81, 0x10, 0, 0, 0, 1, 0, 3, 0x61, 0x3a, 0x62, 0, 0, 0, 0, 0, 0, 0, 5]
+            + [UInt8](repeating: 1, count: 32) + [UInt8](repeating: 2, count: 32)
+        #expect(bytes(message) == expected)
+    }
+
+    @Test func everyKindHasAUniqueByteAndALimit() {
+        let raw = Message.Kind.allCases.map(\.rawValue)
+        #expect(Set(raw).count == raw.count)
+        for kind in Message.Kind.allCases {
+            #expect(WireLimits.maximumPayload(for: kind) >= 0)
+        }
+        // Every sample fits its kind's limit.
+        for message in SampleMessages.all {
+            #expect(SampleMessages.frame(message).readableBytes - WireLimits.headerLength
+                <= WireLimits.maximumPayload(for: message.kind))
+        }
+    }
+}
