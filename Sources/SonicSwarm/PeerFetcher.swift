@@ -81,6 +81,8 @@ struct PeerFetcher: Sendable {
 
     private func exchange(_ session: inout FrameSession) async throws {
         var pipeline: [Request] = []
+        // Whatever way this ends, its requests no longer count against the in-flight budget.
+        defer { swarm.requestEnded(count: pipeline.count) }
         var nextID: UInt32 = 1
         let codec = BlockCodec()
         while true {
@@ -132,12 +134,14 @@ struct PeerFetcher: Sendable {
                     throw PeerProblem.protocolViolation("END for request \(requestID), expected \(pipeline[0].id)")
                 }
                 let request = pipeline.removeFirst()
+                swarm.requestEnded()
                 try finish(request)
             case .error(let error) where error.requestID != 0:
                 guard let index = pipeline.firstIndex(where: { $0.id == error.requestID }) else {
                     throw PeerProblem.protocolViolation("ERROR for unknown request \(error.requestID)")
                 }
                 let request = pipeline.remove(at: index)
+                swarm.requestEnded()
                 swarm.abandoned(request.piece, by: peer)
                 // The peer's copy is gone or changed: nothing more to get from it.
                 throw PeerProblem.contentGone(error.description)

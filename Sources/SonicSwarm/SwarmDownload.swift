@@ -19,9 +19,14 @@ public enum SwarmDownload {
         public var rateLimiter: RateLimiter?
         /// Requesters per piece in endgame.
         public var maxRequestersPerPiece: Int
+        /// Piece bytes in flight across all peers (beyond one request per peer): the memory
+        /// bound of a download, whatever the number of peers (Syncthing uses 32 MiB too).
+        public var maximumInFlightBytes: Int
 
-        public init(requestsPerPeer: Int = 4, peerTimeout: Duration = .seconds(5), acceptDeflate: Bool = true,
-                    rateLimiter: RateLimiter? = nil, maxRequestersPerPiece: Int = 2) {
+        public init(requestsPerPeer: Int = 2, peerTimeout: Duration = .seconds(5), acceptDeflate: Bool = true,
+                    rateLimiter: RateLimiter? = nil, maxRequestersPerPiece: Int = 2,
+                    maximumInFlightBytes: Int = 32 << 20) {
+            self.maximumInFlightBytes = maximumInFlightBytes
             self.requestsPerPeer = requestsPerPeer
             self.peerTimeout = peerTimeout
             self.acceptDeflate = acceptDeflate
@@ -88,7 +93,8 @@ public enum SwarmDownload {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
         let swarm = SwarmState(manifest: manifest, peers: peers, alreadyVerified: reused,
-                               maxRequestersPerPiece: settings.maxRequestersPerPiece)
+                               maxRequestersPerPiece: settings.maxRequestersPerPiece,
+                               maximumInFlightBytes: settings.maximumInFlightBytes)
 
         func report() -> Report {
             let s = swarm.snapshot()

@@ -23,14 +23,21 @@ final class SwarmState: Sendable {
         var cancellations: [Int: Set<Int>] = [:]
         var verifiedBytes: UInt64
         var retriedPieces = 0
+        /// Requests in flight across all peers (pieces buffered or about to be).
+        var inFlight = 0
     }
 
     let manifest: Manifest
     let reusedPieces: Int
+    /// Requests in flight across all peers at most (beyond each peer's first): bounds the
+    /// memory of buffered pieces whatever the number of peers.
+    let maximumInFlight: Int
     private let state: Mutex<State>
 
-    init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], maxRequestersPerPiece: Int = 2) {
+    init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], maxRequestersPerPiece: Int = 2,
+         maximumInFlightBytes: Int = 32 << 20) {
         self.manifest = manifest
+        self.maximumInFlight = max(1, maximumInFlightBytes / manifest.pieceSize)
         self.reusedPieces = alreadyVerified.count
         var scheduler = PieceScheduler(pieceCount: manifest.pieceCount, alreadyVerified: alreadyVerified,
                                        maxRequestersPerPiece: maxRequestersPerPiece)
@@ -42,12 +49,21 @@ final class SwarmState: Sendable {
 
     // MARK: Work
 
-    /// The next piece for `peer`, or nil (nothing to do now, banned, or stopped). Endgame
-    /// duplicates only go to an idle peer (`idle`: nothing in flight).
+    /// The next piece for `peer`, or nil (nothing to do now, banned, or over the in-flight
+    /// budget). Endgame duplicates only go to an idle peer (`idle`: nothing in flight); an idle
+    /// peer may always have one request, so the budget never starves a peer.
     func nextPiece(for peer: Int, idle: Bool) -> PieceScheduler.Assignment? {
         state.withLock { s in
-            return s.scheduler.nextPiece(for: peer, now: .now, allowDuplicate: idle)
+            guard idle || s.inFlight < maximumInFlight else { return nil }
+            let assignment = s.scheduler.nextPiece(for: peer, now: .now, allowDuplicate: idle)
+            if assignment != nil { s.inFlight += 1 }
+            return assignment
         }
+    }
+
+    /// A request of `peer` ended (verified, failed, cancelled or dropped with its connection).
+    func requestEnded(count: Int = 1) {
+        state.withLock { $0.inFlight = max(0, $0.inFlight - count) }
     }
 
     /// Records a verified piece; returns the peers whose copies of it should be cancelled.

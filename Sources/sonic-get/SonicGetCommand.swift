@@ -50,8 +50,8 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Option(help: "Use at most this many peers (1...256).")
     var maxPeers = 32
 
-    @Option(help: "Requests kept in flight per peer (1...64).")
-    var requestsPerPeer = 4
+    @Option(help: "Requests (pieces) kept in flight per peer (1...64). More helps on high-latency links; each costs a piece of memory.")
+    var requestsPerPeer = 2
 
     @Option(help: "Drop a peer that owes data and sends nothing for this long.")
     var peerTimeout = DurationText(.seconds(5))

@@ -168,6 +168,60 @@ struct SwarmTests {
         await net.stopAll()
     }
 
+    @Test func ctrlCSavesTheResumeRecordAndExits130() async throws {
+        let bytes = Harness.randomBytes(count: 16 << 20, seed: 9)
+        let folders = try Self.sharedFolders(1, name: "interrupt.bin", bytes: bytes)
+        let out = try Harness.temporaryDirectory("get")
+        let net = try await TestNetwork()
+        defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
+        do {
+            try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "6MiB"])
+            try await Self.waitForPeers(net, name: "interrupt.bin", count: 1)
+            let get = try Program("sonic-get", ["interrupt.bin", "--index", net.indexAddress.description], directory: out)
+            try await Task.sleep(for: .milliseconds(800))
+            get.signal(SIGINT)
+            #expect(try await get.waitForExit(timeout: .seconds(10)) == 130, "stderr: \(get.stderr)")
+            #expect(get.stderr.contains("resume"))
+            let record = out.appendingPathComponent(".interrupt.bin.sonic-resume")
+            #expect(FileManager.default.fileExists(atPath: record.path), "no resume record after SIGINT")
+            #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("interrupt.bin").path))
+            let (status, json, program) = try await net.get("interrupt.bin", [], directory: out)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect((json?["reused_pieces"] as? Int ?? 0) > 0)
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("interrupt.bin")) == SHA256Hash.of(bytes).hex)
+        } catch {
+            await net.stopAll()
+            throw error
+        }
+        await net.stopAll()
+    }
+
+    @Test func aSeederWhoseFileChangedOnDiskIsDroppedAndCorruptsNothing() async throws {
+        let bytes = Harness.randomBytes(count: 12 << 20, seed: 10)
+        let folders = try Self.sharedFolders(2, name: "edited.bin", bytes: bytes)
+        let out = try Harness.temporaryDirectory("get")
+        let net = try await TestNetwork()
+        defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
+        do {
+            // Long rescan interval: the seeder still announces the old content when it is asked.
+            try await net.addSeeder(folder: folders[0], extra: ["--rescan", "10m"])
+            try await net.addSeeder(folder: folders[1], extra: ["--max-upload-rate", "8MiB"])
+            try await Self.waitForPeers(net, name: "edited.bin", count: 2)
+            try Data(Harness.randomBytes(count: 12 << 20, seed: 99)).write(to: folders[0].appendingPathComponent("edited.bin"))
+            let (status, json, program) = try await net.get("edited.bin", [], directory: out)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("edited.bin")) == SHA256Hash.of(bytes).hex)
+            let edited = Self.peers(json).first { ($0["address"] as? String) == net.seederAddresses[0].description }
+            #expect(edited?["pieces"] as? Int == 0)
+            let reason = (edited?["error"] as? String) ?? ""
+            #expect(reason.contains("changed"), "\(String(describing: edited))")
+        } catch {
+            await net.stopAll()
+            throw error
+        }
+        await net.stopAll()
+    }
+
     @Test func noPeerLeftExitsNonZeroKeepsThePartialAndAResumeFinishesIt() async throws {
         let bytes = Harness.randomBytes(count: 8 << 20, seed: 6)
         let folders = try Self.sharedFolders(1, name: "alone.bin", bytes: bytes)
