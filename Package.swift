@@ -47,6 +47,7 @@ let package = Package(
             name: "SonicNet",
             dependencies: [
                 "SonicWire",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

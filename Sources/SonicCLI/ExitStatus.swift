@@ -1,7 +1,18 @@
 import ArgumentParser
+import SonicNet
 
 /// Exit codes shared by the programs (README, "Exit codes").
 public enum ExitStatus {
+    /// The exit code for a failure to reach or use the index: refusals of membership get
+    /// their own code, everything else counts as "no index answered".
+    public static func forIndexFailure(_ error: any Error) -> ExitCode {
+        switch error {
+        case SessionError.secretRequired, SessionError.notMember: return notAuthorized
+        case SessionError.remote(let e) where e.code == .notAuthorized: return notAuthorized
+        default: return indexUnavailable
+        }
+    }
+
     /// Nothing matched, or the name is ambiguous without `--hash`.
     public static let notFound = ExitCode(1)
     /// No index answered.
@@ -10,6 +21,10 @@ public enum ExitStatus {
     public static let incomplete = ExitCode(4)
     /// The output exists with other content and `--force` was not given, or cannot be written.
     public static let outputRefused = ExitCode(5)
+    /// A members-only network refused us (no secret, or a different one).
+    public static let notAuthorized = ExitCode(6)
     /// Stopped by SIGINT/SIGTERM; the partial file is kept for resume.
     public static let interrupted = ExitCode(130)
 }
+
+import SonicWire

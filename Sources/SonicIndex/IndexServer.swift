@@ -15,9 +15,12 @@ public final class IndexServer: Service, Sendable {
         /// A session silent this long is forgotten (its connection closed).
         public var heartbeatTimeout: Duration
         public var limits: IndexRegistry.Limits
+        /// The members-only network secret, if any.
+        public var secret: NetworkSecret?
 
         public init(host: String = "127.0.0.1", port: Int = 5015, heartbeatTimeout: Duration = .seconds(15),
-                    limits: IndexRegistry.Limits = .init()) {
+                    limits: IndexRegistry.Limits = .init(), secret: NetworkSecret? = nil) {
+            self.secret = secret
             self.host = host
             self.port = port
             self.heartbeatTimeout = heartbeatTimeout
@@ -67,7 +70,8 @@ public final class IndexServer: Service, Sendable {
             registry.withLock { $0.disconnect(id) }
             logger.info("disconnected; its files are forgotten")
         }
-        await ServerConversation.run(connection, sessionID: id, features: [], logger: logger) { session, hello in
+        await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.secret,
+                                     logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
             registry.withLock { $0.connect(id, address: address, now: .now) }

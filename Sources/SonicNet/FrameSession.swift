@@ -42,10 +42,26 @@ public struct FrameSession {
         guard case .ok = reply else { throw SessionError.unexpected(reply.kind, expecting: "OK") }
     }
 
-    /// The client half of the handshake: HELLO out, WELCOME back.
-    public mutating func clientHandshake(_ hello: Hello) async throws -> Welcome {
+    /// The client half of the handshake: HELLO out, WELCOME back; with a secret, the
+    /// challenge in between (the server must prove the secret first, docs/PROTOCOL.md).
+    public mutating func clientHandshake(_ hello: Hello, secret: NetworkSecret? = nil) async throws -> Welcome {
+        var hello = hello
+        hello.nonce = NetworkSecret.makeNonce()
         let reply = try await request(.hello(hello))
-        guard case .welcome(let welcome) = reply else { throw SessionError.unexpected(reply.kind, expecting: "WELCOME") }
-        return welcome
+        switch reply {
+        case .welcome(let welcome):
+            // A members-only client talks only to members.
+            guard secret == nil else { throw SessionError.notMember }
+            return welcome
+        case .challenge(let challenge):
+            guard let secret else { throw SessionError.secretRequired }
+            let expected = secret.serverProof(clientNonce: hello.nonce, serverNonce: challenge.nonce)
+            guard NetworkSecret.matches(challenge.proof, expected) else { throw SessionError.notMember }
+            let answer = try await request(.auth(proof: secret.clientProof(clientNonce: hello.nonce, serverNonce: challenge.nonce)))
+            guard case .welcome(let welcome) = answer else { throw SessionError.unexpected(answer.kind, expecting: "WELCOME") }
+            return welcome
+        default:
+            throw SessionError.unexpected(reply.kind, expecting: "WELCOME")
+        }
     }
 }

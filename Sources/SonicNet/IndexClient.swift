@@ -11,12 +11,16 @@ public struct IndexClient: Sendable {
     public var indexes: [Endpoint]
     public var connector: Connector
     public var agent: String
+    public var secret: NetworkSecret?
 
-    public init(indexes: [Endpoint], connector: Connector = Connector(), agent: String) {
+    /// The default connector gives a dead or hung index at most a second before the next is tried.
+    public init(indexes: [Endpoint], connector: Connector = Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1)),
+                agent: String, secret: NetworkSecret? = nil) {
         precondition(!indexes.isEmpty)
         self.indexes = indexes
         self.connector = connector
         self.agent = agent
+        self.secret = secret
     }
 
     /// All result groups for `query`, following pages until the index has no more.
@@ -48,14 +52,17 @@ public struct IndexClient: Sendable {
                 let channel = try await connector.connect(to: endpoint)
                 return try await channel.executeThenClose { inbound, outbound in
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, agent: agent))
+                    _ = try await session.clientHandshake(Hello(role: .client, agent: agent), secret: secret)
                     let result = try await body(&session)
                     try? await session.send(.exit)
                     return result
                 }
             } catch let error as SessionError {
-                // A refusal by a live index (e.g. version mismatch) is an answer, not an outage.
-                if case .remote = error { throw error }
+                // A refusal by a live index (version, secret) is an answer, not an outage.
+                switch error {
+                case .remote, .secretRequired, .notMember: throw error
+                default: break
+                }
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
                 lastError = error
             } catch {

@@ -15,6 +15,7 @@ public enum ServerConversation {
         _ connection: FrameChannel,
         sessionID: UInt64,
         features: Features,
+        secret: NetworkSecret? = nil,
         logger: Logger,
         body: (inout FrameSession, Hello) async throws -> Void
     ) async {
@@ -22,7 +23,7 @@ public enum ServerConversation {
             try await connection.executeThenClose { inbound, outbound in
                 var session = FrameSession(inbound: inbound, outbound: outbound)
                 do {
-                    let hello = try await handshake(&session, sessionID: sessionID, features: features)
+                    let hello = try await handshake(&session, sessionID: sessionID, features: features, secret: secret)
                     try await body(&session, hello)
                 } catch let error as WireError {
                     logger.notice("bad frame, closing", metadata: ["error": "\(error)"])
@@ -44,7 +45,8 @@ public enum ServerConversation {
         }
     }
 
-    private static func handshake(_ session: inout FrameSession, sessionID: UInt64, features: Features) async throws -> Hello {
+    private static func handshake(_ session: inout FrameSession, sessionID: UInt64, features: Features,
+                                  secret: NetworkSecret?) async throws -> Hello {
         let first = try await session.receive()
         guard case .hello(let hello) = first else {
             throw ErrorMessage(.handshakeRequired, "the first frame must be HELLO, got \(first.kind)")
@@ -52,6 +54,19 @@ public enum ServerConversation {
         guard hello.version == ProtocolVersion.current else {
             throw ErrorMessage(.versionMismatch,
                                "protocol version \(hello.version) is not supported; this server speaks \(ProtocolVersion.current)")
+        }
+        if let secret {
+            // Members only: prove we know the secret, then ask the client to prove it too.
+            let nonce = NetworkSecret.makeNonce()
+            try await session.send(.challenge(Challenge(
+                nonce: nonce, proof: secret.serverProof(clientNonce: hello.nonce, serverNonce: nonce))))
+            let answer = try await session.receive()
+            guard case .auth(let proof) = answer else {
+                throw ErrorMessage(.notAuthorized, "this network is members-only: a secret is required (--secret-file or SONIC_SECRET)")
+            }
+            guard NetworkSecret.matches(proof, secret.clientProof(clientNonce: hello.nonce, serverNonce: nonce)) else {
+                throw ErrorMessage(.notAuthorized, "wrong network secret")
+            }
         }
         try await session.send(.welcome(Welcome(sessionID: sessionID, features: hello.features.intersection(features))))
         return hello

@@ -13,6 +13,10 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case idleTimeout(seconds: Double)
     /// The TCP connection could not be made.
     case connectFailed(Endpoint, String)
+    /// The other side runs a members-only network and we have no secret.
+    case secretRequired
+    /// We have a secret and the other side did not prove it knows the same one.
+    case notMember
 
     public var description: String {
         switch self {
@@ -21,6 +25,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .unexpected(let kind, let expecting): "unexpected \(kind) (expected \(expecting))"
         case .idleTimeout(let s): "no data for \(formatFixed(s, decimals: 1))s"
         case .connectFailed(let endpoint, let why): "cannot connect to \(endpoint): \(why)"
+        case .secretRequired: "this network is members-only: give its secret with --secret-file or SONIC_SECRET"
+        case .notMember: "the other side does not know our network secret (wrong secret, or an open network)"
         }
     }
 }

@@ -16,13 +16,15 @@ public struct IndexAnnouncer: Sendable {
     public var connector: Connector
     public var agent: String
     public var logger: Logger
+    public var secret: NetworkSecret?
     /// Delay before reconnecting to an index that went away or refused us.
     public var reconnectDelay: Duration = .seconds(1)
     /// How often the library is checked for changes (a local comparison, no traffic).
     public var pollInterval: Duration = .milliseconds(200)
 
     public init(index: Endpoint, library: SharedLibrary, listenPort: Int, heartbeatInterval: Duration,
-                connector: Connector, agent: String, logger: Logger) {
+                connector: Connector, agent: String, secret: NetworkSecret? = nil, logger: Logger) {
+        self.secret = secret
         self.index = index
         self.library = library
         self.listenPort = listenPort
@@ -61,7 +63,7 @@ public struct IndexAnnouncer: Sendable {
         try await channel.executeThenClose { inbound, outbound in
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
-                Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent))
+                Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent), secret: secret)
             onConnected()
             logger.info("connected to index", metadata: ["session": "\(welcome.sessionID)"])
             var registered: [String: SharedFile] = [:]

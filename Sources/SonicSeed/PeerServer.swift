@@ -23,10 +23,13 @@ public final class PeerServer: Sendable {
         public var blockEncoding: BlockEncodingPolicy
         /// Wire bytes per second for all uploads together (nil: unlimited).
         public var maximumUploadRate: Double?
+        /// The members-only network secret, if any.
+        public var secret: NetworkSecret?
 
         public init(host: String = "127.0.0.1", port: Int = 6020, idleTimeout: Duration = .seconds(60),
                     maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init(),
-                    maximumUploadRate: Double? = nil) {
+                    maximumUploadRate: Double? = nil, secret: NetworkSecret? = nil) {
+            self.secret = secret
             self.maximumUploadRate = maximumUploadRate
             self.host = host
             self.port = port
@@ -77,7 +80,8 @@ public final class PeerServer: Sendable {
         logger[metadataKey: "downloader"] = "\(connection.remoteDescription)"
         logger.debug("peer connected")
         let features: Features = configuration.blockEncoding.mode == .never ? [] : [.deflate]
-        await ServerConversation.run(connection, sessionID: id, features: features, logger: logger) { session, hello in
+        await ServerConversation.run(connection, sessionID: id, features: features,
+                                     secret: configuration.secret, logger: logger) { session, hello in
             let deflate = hello.features.contains(.deflate) && features.contains(.deflate)
             try await converse(&session, deflate: deflate, logger: logger)
         }

@@ -14,9 +14,12 @@ public final class Seeder: Service, Sendable {
         public var heartbeatInterval: Duration
         public var rescanInterval: Duration
         public var agent: String
+        public var secret: NetworkSecret?
 
         public init(indexes: [Endpoint], heartbeatInterval: Duration = .seconds(5),
-                    rescanInterval: Duration = .seconds(10), agent: String = "sonic-seed") {
+                    rescanInterval: Duration = .seconds(10), agent: String = "sonic-seed",
+                    secret: NetworkSecret? = nil) {
+            self.secret = secret
             self.indexes = indexes
             self.heartbeatInterval = heartbeatInterval
             self.rescanInterval = rescanInterval
@@ -57,7 +60,7 @@ public final class Seeder: Service, Sendable {
                 let announcer = IndexAnnouncer(
                     index: index, library: server.library, listenPort: server.boundAddress.port,
                     heartbeatInterval: configuration.heartbeatInterval, connector: Connector(),
-                    agent: configuration.agent, logger: logger)
+                    agent: configuration.agent, secret: configuration.secret, logger: logger)
                 group.addTask { await announcer.run() }
             }
             if indexer != nil {

@@ -20,7 +20,7 @@ public enum ManifestFetcher {
 
     /// - Parameter timeout: how long a peer may take to answer (a silent peer costs no more).
     public static func fetch(_ contentID: ContentID, from peers: [Endpoint], timeout: Duration,
-                             logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
+                             secret: NetworkSecret? = nil, logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
         let idle = TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9))
         let connector = Connector(connectTimeout: min(idle, .seconds(2)), idleTimeout: idle)
         var attempts: [(Endpoint, String)] = []
@@ -30,7 +30,7 @@ public enum ManifestFetcher {
                 let channel = try await connector.connect(to: peer)
                 let bytes: [UInt8] = try await channel.executeThenClose { inbound, outbound in
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, agent: "sonic-get"))
+                    _ = try await session.clientHandshake(Hello(role: .client, agent: "sonic-get"), secret: secret)
                     let reply = try await session.request(.manifestRequest(contentID))
                     try? await session.send(.exit)
                     guard case .manifest(let id, let bytes) = reply, id == contentID else {

@@ -71,7 +71,8 @@ struct PeerFetcher: Sendable {
         try await channel.executeThenClose { inbound, outbound in
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
-                Hello(role: .client, features: settings.acceptDeflate ? [.deflate] : [], agent: "sonic-get"))
+                Hello(role: .client, features: settings.acceptDeflate ? [.deflate] : [], agent: "sonic-get"),
+                secret: settings.secret)
             swarm.connected(peer)
             logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
             try await exchange(&session)

@@ -1,6 +1,7 @@
 import Logging
 import SonicCompression
 import SonicCore
+import SonicNet
 
 /// Downloads one content from many peers at once into a target file.
 ///
@@ -22,10 +23,13 @@ public enum SwarmDownload {
         /// Piece bytes in flight across all peers (beyond one request per peer): the memory
         /// bound of a download, whatever the number of peers (Syncthing uses 32 MiB too).
         public var maximumInFlightBytes: Int
+        /// The members-only network secret, if any.
+        public var secret: NetworkSecret?
 
         public init(requestsPerPeer: Int = 2, peerTimeout: Duration = .seconds(5), acceptDeflate: Bool = true,
                     rateLimiter: RateLimiter? = nil, maxRequestersPerPiece: Int = 2,
-                    maximumInFlightBytes: Int = 32 << 20) {
+                    maximumInFlightBytes: Int = 32 << 20, secret: NetworkSecret? = nil) {
+            self.secret = secret
             self.maximumInFlightBytes = maximumInFlightBytes
             self.requestsPerPeer = requestsPerPeer
             self.peerTimeout = peerTimeout

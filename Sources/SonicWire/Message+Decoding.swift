@@ -16,12 +16,19 @@ extension Message {
         switch kind {
         case .hello:
             let version: UInt16 = try p.readWireInteger()
+            guard version == ProtocolVersion.current else {
+                // Another version may lay HELLO out differently: keep only its version so the
+                // server can answer "version mismatch" rather than "malformed".
+                p.moveReaderIndex(to: p.writerIndex)
+                return .hello(Hello(version: version, role: .client, agent: ""))
+            }
             let roleByte: UInt8 = try p.readWireInteger()
             guard let role = PeerRole(rawValue: roleByte) else { throw .malformed("unknown role \(roleByte)") }
             let port: UInt16 = try p.readWireInteger()
             let features = Features(rawValue: try p.readWireInteger())
+            guard let nonce = p.readBytes(length: Hello.nonceLength) else { throw .malformed("truncated nonce") }
             let agent = try p.readWireString()
-            return .hello(Hello(version: version, role: role, listenPort: port, features: features, agent: agent))
+            return .hello(Hello(version: version, role: role, listenPort: port, features: features, nonce: nonce, agent: agent))
         case .welcome:
             let version: UInt16 = try p.readWireInteger()
             let session: UInt64 = try p.readWireInteger()
@@ -32,6 +39,14 @@ extension Message {
             let requestID: UInt32 = try p.readWireInteger()
             let text = try p.readWireString()
             return .error(ErrorMessage(ErrorCode(rawValue: code), requestID: requestID, text))
+        case .challenge:
+            guard let nonce = p.readBytes(length: Hello.nonceLength),
+                  let proof = p.readBytes(length: Challenge.proofLength)
+            else { throw .malformed("truncated challenge") }
+            return .challenge(Challenge(nonce: nonce, proof: proof))
+        case .auth:
+            guard let proof = p.readBytes(length: Challenge.proofLength) else { throw .malformed("truncated proof") }
+            return .auth(proof: proof)
         case .ok: return .ok
         case .exit: return .exit
         case .heartbeat: return .heartbeat

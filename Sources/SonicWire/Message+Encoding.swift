@@ -28,6 +28,7 @@ extension ByteBuffer {
             writeInteger(h.role.rawValue)
             writeInteger(h.listenPort)
             writeInteger(h.features.rawValue)
+            writeBytes(h.nonce)
             writeWireString(h.agent)
         case .welcome(let w):
             writeInteger(w.version)
@@ -39,6 +40,11 @@ extension ByteBuffer {
             writeWireString(String(e.message.utf8.prefix(WireLimits.maximumStringLength - 4)) ?? "error")
         case .ok, .exit, .heartbeat:
             break
+        case .challenge(let c):
+            writeBytes(c.nonce)
+            writeBytes(c.proof)
+        case .auth(let proof):
+            writeBytes(proof)
         case .register(let files):
             writeInteger(UInt32(files.count))
             for f in files {

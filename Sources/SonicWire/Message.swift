@@ -12,6 +12,8 @@ public enum Message: Sendable, Equatable {
     case error(ErrorMessage)
     case ok
     case exit
+    case challenge(Challenge)
+    case auth(proof: [UInt8])
     // Index
     case register([SharedFile])
     case unregister([String])
@@ -34,6 +36,8 @@ public enum Message: Sendable, Equatable {
         case error = 0x03
         case ok = 0x04
         case exit = 0x05
+        case challenge = 0x06
+        case auth = 0x07
         case register = 0x10
         case unregister = 0x11
         case heartbeat = 0x12
@@ -55,6 +59,8 @@ public enum Message: Sendable, Equatable {
         case .error: .error
         case .ok: .ok
         case .exit: .exit
+        case .challenge: .challenge
+        case .auth: .auth
         case .register: .register
         case .unregister: .unregister
         case .heartbeat: .heartbeat
@@ -80,6 +86,8 @@ extension Message.Kind: CustomStringConvertible {
         case .error: "ERROR"
         case .ok: "OK"
         case .exit: "EXIT"
+        case .challenge: "CHALLENGE"
+        case .auth: "AUTH"
         case .register: "REGISTER"
         case .unregister: "UNREGISTER"
         case .heartbeat: "HEARTBEAT"
@@ -118,16 +126,39 @@ public struct Hello: Sendable, Equatable {
     /// The TCP port the sender serves peers on (0: it serves nothing).
     public var listenPort: UInt16
     public var features: Features
+    /// Random bytes for the members-only challenge (docs/PROTOCOL.md, "Handshake"); sent
+    /// always, used only when the server has a secret.
+    public var nonce: [UInt8]
     /// Free text for logs, e.g. `sonic-seed/0.1`.
     public var agent: String
 
+    public static let nonceLength = 16
+
     public init(version: UInt16 = ProtocolVersion.current, role: PeerRole, listenPort: UInt16 = 0,
-                features: Features = [], agent: String) {
+                features: Features = [], nonce: [UInt8] = [UInt8](repeating: 0, count: Hello.nonceLength),
+                agent: String) {
+        precondition(nonce.count == Hello.nonceLength)
         self.version = version
         self.role = role
         self.listenPort = listenPort
         self.features = features
+        self.nonce = nonce
         self.agent = agent
+    }
+}
+
+/// A members-only server's answer to HELLO: its own nonce, and its proof that it knows the
+/// network secret (HMAC-SHA256 over both nonces). The client checks the proof, then answers
+/// with AUTH carrying its own proof.
+public struct Challenge: Sendable, Equatable {
+    public static let proofLength = 32
+    public var nonce: [UInt8]
+    public var proof: [UInt8]
+
+    public init(nonce: [UInt8], proof: [UInt8]) {
+        precondition(nonce.count == Hello.nonceLength && proof.count == Challenge.proofLength)
+        self.nonce = nonce
+        self.proof = proof
     }
 }
 

@@ -20,6 +20,8 @@ public enum WireLimits {
     public static func maximumPayload(for kind: Message.Kind) -> Int {
         switch kind {
         case .hello, .welcome: 1024
+        case .challenge: 48
+        case .auth: 32
         case .error: 16 + maximumStringLength
         case .ok, .exit, .heartbeat: 0
         case .register: 4 + maximumFilesPerFrame * 512

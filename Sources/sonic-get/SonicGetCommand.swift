@@ -23,7 +23,7 @@ struct SonicGetCommand: AsyncParsableCommand {
 
             Exit codes: 0 done, 1 not found or ambiguous (use --hash), 3 no index answered, \
             4 incomplete (no good peer left; run again to resume), 5 output exists (use --force), \
-            130 interrupted.
+            6 refused by a members-only network, 130 interrupted.
             """
     )
 
@@ -31,6 +31,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     var name: String
 
     @OptionGroup var index: IndexOptions
+    @OptionGroup var secret: SecretOptions
 
     @Option(name: .shortAndLong, help: "Where to save (a file path, or an existing folder). Default: the name's last component in the current folder.")
     var output: String?
@@ -109,12 +110,13 @@ struct SonicGetCommand: AsyncParsableCommand {
 
     private func download(logger: Logger) async throws -> Outcome {
         // 1. Who holds NAME?
-        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get")
+        let networkSecret = try secret.load()
+        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret)
         let results: [SearchResult]
         do {
             results = try await client.search(.exact, name, logger: logger)
         } catch {
-            throw fail("\(error)", ExitStatus.indexUnavailable)
+            throw fail("\(error)", ExitStatus.forIndexFailure(error))
         }
         let result: SearchResult
         switch ContentChoice.choose(from: results, hashPrefix: hashPrefix) {
@@ -151,7 +153,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         let manifest: Manifest
         do {
             (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, timeout: peerTimeout.duration,
-                                                            logger: logger)
+                                                            secret: networkSecret, logger: logger)
         } catch {
             throw fail("\(error)", ExitStatus.incomplete)
         }
@@ -163,7 +165,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         let settings = SwarmDownload.Settings(
             requestsPerPeer: requestsPerPeer, peerTimeout: peerTimeout.duration,
             acceptDeflate: compress != .never,
-            rateLimiter: maxDownloadRate.map { RateLimiter(bytesPerSecond: Double($0.bytes)) })
+            rateLimiter: maxDownloadRate.map { RateLimiter(bytesPerSecond: Double($0.bytes)) },
+            secret: networkSecret)
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {
@@ -223,10 +226,12 @@ struct SonicGetCommand: AsyncParsableCommand {
         library.replaceAll([SharedEntry(
             name: outcome.result.name, path: absolute, status: status, manifest: outcome.manifest,
             compressible: BlockEncodingPolicy.probe(absolute, outcome.result.name))])
-        let server = try await PeerServer.bind(.init(host: host, port: port), library: library, logger: logger)
+        let networkSecret = try secret.load()
+        let server = try await PeerServer.bind(.init(host: host, port: port, secret: networkSecret),
+                                               library: library, logger: logger)
         if !json { Console.out("listening on \(server.boundAddress)") }
         Console.err("sonic-get: seeding \(outcome.result.name) on \(server.boundAddress); Ctrl-C to stop")
-        let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get"),
+        let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret),
                             server: server, indexer: nil, logger: logger)
         try await ServiceRunner.run([seeder], logger: logger)
     }

@@ -30,6 +30,7 @@ struct SonicIndexCommand: AsyncParsableCommand {
     @Option(help: "Most files one peer may register.")
     var maxFilesPerPeer = 100_000
 
+    @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -42,7 +43,7 @@ struct SonicIndexCommand: AsyncParsableCommand {
         let logger = logging.makeLogger(label: "sonic-index", defaultLevel: .info)
         let server = try await IndexServer.bind(
             .init(host: host, port: port, heartbeatTimeout: heartbeatTimeout.duration,
-                  limits: .init(maximumFilesPerSession: maxFilesPerPeer)),
+                  limits: .init(maximumFilesPerSession: maxFilesPerPeer), secret: try secret.load()),
             logger: logger
         )
         Console.announceListening(server.boundAddress)

@@ -11,7 +11,8 @@ struct SonicSearchCommand: AsyncParsableCommand {
         discussion: """
             Every word of KEYWORD must appear in a file's name (case-insensitive); no keyword lists \
             every file in the network. Results are grouped by content: one line per distinct \
-            content, with the number of peers that hold it. Exits 1 when nothing matches.
+            content, with the number of peers that hold it. Exits 1 when nothing matches, 3 when no \
+            index answered, 6 when a members-only network refused us.
             """
     )
 
@@ -25,18 +26,19 @@ struct SonicSearchCommand: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var index: IndexOptions
+    @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-search", defaultLevel: .warning)
-        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search")
+        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search", secret: try secret.load())
         let query = keyword.joined(separator: " ")
         let results: [SearchResult]
         do {
             results = try await client.search(exact ? .exact : .keyword, query, logger: logger)
         } catch {
             Console.err("sonic-search: \(error)")
-            throw ExitCode(3)
+            throw ExitStatus.forIndexFailure(error)
         }
         if json {
             Console.out(JSONValue.object([

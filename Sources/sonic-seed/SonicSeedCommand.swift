@@ -50,6 +50,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(help: "Limit all uploads together to this many wire bytes per second, e.g. 20MiB or 500KiB.")
     var maxUploadRate: ByteCount?
 
+    @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -65,19 +66,20 @@ struct SonicSeedCommand: AsyncParsableCommand {
         let logger = logging.makeLogger(label: "sonic-seed", defaultLevel: .info)
         let scanner = try FolderScanner(root: folder)
         let cachePath = noCache ? nil : ManifestCache.defaultPath(forFolder: scanner.realRoot, stateDirectory: stateDir)
+        let networkSecret = try secret.load()
         let library = SharedLibrary()
         let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
                                     probe: BlockEncodingPolicy.probe)
         let server = try await PeerServer.bind(
             .init(host: host, port: port,
                   blockEncoding: .init(mode: .init(compress), level: Int32(level)),
-                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
+                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }, secret: networkSecret),
             library: library, logger: logger,
             contentChanged: { _ in indexer.requestRescan() })
         Console.announceListening(server.boundAddress)
         let seeder = Seeder(
             configuration: .init(indexes: try index.endpoints(), heartbeatInterval: heartbeat.duration,
-                                 rescanInterval: rescan.duration),
+                                 rescanInterval: rescan.duration, secret: networkSecret),
             server: server, indexer: indexer, logger: logger)
         if let outcome = try await seeder.rescanNow() {
             logger.info("sharing \(outcome.files) file(s)", metadata: [

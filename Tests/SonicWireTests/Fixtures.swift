@@ -10,11 +10,13 @@ enum SampleMessages {
 
     static let all: [Message] = [
         .hello(Hello(role: .seeder, listenPort: 6020, features: [.deflate], agent: "sonic-seed/0.1")),
-        .hello(Hello(role: .client, agent: "")),
+        .hello(Hello(role: .client, nonce: Array(UInt8(100)..<UInt8(116)), agent: "")),
         .welcome(Welcome(sessionID: 0x0102_0304_0506_0708, features: [.deflate])),
         .error(ErrorMessage(.rangeOutOfBounds, requestID: 7, "range 9+1 is outside the file")),
         .error(ErrorMessage(.unknown(999), "from a future version")),
         .ok, .exit, .heartbeat,
+        .challenge(Challenge(nonce: [UInt8](repeating: 1, count: 16), proof: [UInt8](repeating: 2, count: 32))),
+        .auth(proof: [UInt8](repeating: 3, count: 32)),
         .register([
             SharedFile(name: "meeting notes: 2026-11-24.txt", size: 76, contentID: idA, fileHash: hashA),
             SharedFile(name: "Ünïcødé façade — résumé.txt", size: 0, contentID: idB, fileHash: hashA),

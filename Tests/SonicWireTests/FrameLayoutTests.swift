@@ -10,16 +10,37 @@ import Testing
     }
 
     @Test func hello() {
-        let message = Message.hello(Hello(version: 1, role: .seeder, listenPort: 0x1774, features: [.deflate], agent: "ab"))
+        let nonce = Array(UInt8(1)...UInt8(16))
+        let message = Message.hello(Hello(version: 1, role: .seeder, listenPort: 0x1774, features: [.deflate],
+                                          nonce: nonce, agent: "ab"))
         #expect(bytes(message) == [
-            0, 0, 0, 10,       // payload length
+            0, 0, 0, 26,       // payload length
             0x01,              // HELLO
             0, 1,              // version
             1,                 // role: seeder
             0x17, 0x74,        // listen port 6004
             1,                 // features: deflate
+        ] + nonce + [          // 16-byte nonce
             0, 2, 0x61, 0x62,  // agent "ab"
         ])
+    }
+
+    @Test func challengeAndAuth() {
+        let nonce = [UInt8](repeating: 7, count: 16)
+        let proof = [UInt8](repeating: 9, count: 32)
+        #expect(bytes(.challenge(Challenge(nonce: nonce, proof: proof))) == [0, 0, 0, 48, 0x06] + nonce + proof)
+        #expect(bytes(.auth(proof: proof)) == [0, 0, 0, 32, 0x07] + proof)
+    }
+
+    @Test func aHelloOfAnotherVersionDecodesAsJustItsVersion() throws {
+        // Version 2 might lay HELLO out differently; only its version is read.
+        var buffer = ByteBuffer(bytes: [0, 0, 0, 5, 0x01, 0, 2, 0xde, 0xad, 0xbe])
+        var decoder = FrameDecoder()
+        guard case .hello(let hello) = try decoder.decode(buffer: &buffer) else {
+            Issue.record("not a HELLO")
+            return
+        }
+        #expect(hello.version == 2)
     }
 
     @Test func obtainRange() {
