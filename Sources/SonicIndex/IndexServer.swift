@@ -17,10 +17,16 @@ public final class IndexServer: Service, Sendable {
         public var limits: IndexRegistry.Limits
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        public var frameTimeout: Duration
+        public var connections: ConnectionLimiter.Limits
 
         public init(host: String = "127.0.0.1", port: Int = 5015, heartbeatTimeout: Duration = .seconds(15),
-                    limits: IndexRegistry.Limits = .init(), secret: NetworkSecret? = nil) {
+                    limits: IndexRegistry.Limits = .init(), secret: NetworkSecret? = nil,
+                    frameTimeout: Duration = .seconds(10),
+                    connections: ConnectionLimiter.Limits = .init(total: 4096, perIP: 256)) {
             self.secret = secret
+            self.frameTimeout = frameTimeout
+            self.connections = connections
             self.host = host
             self.port = port
             self.heartbeatTimeout = heartbeatTimeout
@@ -45,8 +51,10 @@ public final class IndexServer: Service, Sendable {
 
     /// Binds the listening socket; call ``run()`` to serve.
     public static func bind(_ configuration: Configuration, logger: Logger) async throws -> IndexServer {
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.heartbeatTimeout.seconds * 1e9))
-        let listener = try await ServerListener.bind(host: configuration.host, port: configuration.port, idleTimeout: timeout)
+        let listener = try await ServerListener.bind(
+            host: configuration.host, port: configuration.port,
+            protection: .init(idleTimeout: configuration.heartbeatTimeout, frameTimeout: configuration.frameTimeout,
+                              connections: configuration.connections))
         return IndexServer(configuration: configuration, listener: listener, logger: logger)
     }
 

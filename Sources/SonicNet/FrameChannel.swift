@@ -12,12 +12,19 @@ public enum FrameChannelSetup {
     public static func configure(
         _ channel: Channel,
         idleTimeout: TimeAmount? = nil,
+        idleCountsWrites: Bool = false,
+        frameTimeout: TimeAmount? = nil,
         addHandlers: (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in }
     ) throws -> FrameChannel {
         let sync = channel.pipeline.syncOperations
         if let idleTimeout {
-            try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+            // A server that is busy sending (a long piece to a slow downloader) is not idle.
+            try sync.addHandler(idleCountsWrites ? IdleStateHandler(allTimeout: idleTimeout)
+                                                 : IdleStateHandler(readTimeout: idleTimeout))
             try sync.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
+        }
+        if let frameTimeout {
+            try sync.addHandler(FrameDeadlineHandler(timeout: frameTimeout))
         }
         try sync.addHandler(ByteToMessageHandler(FrameDecoder()))
         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
@@ -42,9 +49,11 @@ final class IdleTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read || idle == .all {
             context.fireErrorCaught(SessionError.idleTimeout(seconds: Double(timeout.nanoseconds) / 1e9))
-            context.close(promise: nil)
+            // Let the conversation send ERROR first; close anyway if nobody does within a second.
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)

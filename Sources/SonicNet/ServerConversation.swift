@@ -34,6 +34,9 @@ public enum ServerConversation {
                 } catch SessionError.idleTimeout(let seconds) {
                     logger.info("idle timeout, closing", metadata: ["seconds": "\(seconds)"])
                     try? await session.send(.error(ErrorMessage(.timeout, "no message for \(Int(seconds))s")))
+                } catch SessionError.frameTimeout(let seconds) {
+                    logger.notice("frame too slow, closing", metadata: ["seconds": "\(seconds)"])
+                    try? await session.send(.error(ErrorMessage(.timeout, "a frame took longer than \(Int(seconds))s")))
                 } catch SessionError.closed {
                     logger.debug("closed by peer")
                 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import SonicCore
+import SonicWire
 
 /// A bound TCP listener whose accepted connections speak frames.
 ///
@@ -12,11 +13,35 @@ public struct ServerListener: Sendable {
     public let channel: NIOAsyncChannel<FrameChannel, Never>
     /// The address actually bound (the OS's choice of port with `--port 0`).
     public let boundAddress: Endpoint
+    public let limiter: ConnectionLimiter
+
+    /// The protections every server applies to each connection (docs/SECURITY.md).
+    public struct Protection: Sendable {
+        /// Close a connection that sends nothing for this long.
+        public var idleTimeout: Duration
+        /// Close a connection whose frame (or first frame) takes longer than this to arrive.
+        public var frameTimeout: Duration
+        public var connections: ConnectionLimiter.Limits
+        /// Whether sending counts as activity (peer servers) or only receiving does (the index,
+        /// where silence means missed heartbeats).
+        public var idleCountsWrites: Bool
+
+        public init(idleTimeout: Duration, frameTimeout: Duration = .seconds(10),
+                    connections: ConnectionLimiter.Limits, idleCountsWrites: Bool = false) {
+            self.idleCountsWrites = idleCountsWrites
+            self.idleTimeout = idleTimeout
+            self.frameTimeout = frameTimeout
+            self.connections = connections
+        }
+    }
 
     public static func bind(
-        host: String, port: Int, idleTimeout: TimeAmount?,
+        host: String, port: Int, protection: Protection,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ServerListener {
+        let idleTimeout = TimeAmount(protection.idleTimeout)
+        let frameTimeout = TimeAmount(protection.frameTimeout)
+        let countsWrites = protection.idleCountsWrites
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -26,12 +51,13 @@ public struct ServerListener: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
-                    try FrameChannelSetup.configure(child, idleTimeout: idleTimeout)
+                    try FrameChannelSetup.configure(child, idleTimeout: idleTimeout, idleCountsWrites: countsWrites,
+                                                   frameTimeout: frameTimeout)
                 }
             }
         let local = channel.channel.localAddress
         let bound = Endpoint(host: local?.ipAddress ?? host, port: local?.port ?? port)
-        return ServerListener(channel: channel, boundAddress: bound)
+        return ServerListener(channel: channel, boundAddress: bound, limiter: ConnectionLimiter(protection.connections))
     }
 
     /// ``serve(_:)`` until a graceful shutdown (SIGINT/SIGTERM through the service group)
@@ -51,10 +77,33 @@ public struct ServerListener: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await channel.executeThenClose { inbound in
                 for try await connection in inbound {
-                    group.addTask { await handle(connection) }
+                    group.addTask {
+                        let ip = connection.remoteIP ?? "?"
+                        if let refusal = limiter.admit(ip) {
+                            await Self.refuse(connection, refusal)
+                            return
+                        }
+                        defer { limiter.release(ip) }
+                        await handle(connection)
+                    }
                 }
             }
         }
+    }
+}
+
+extension ServerListener {
+    /// Tells an over-limit connection why, and closes it.
+    static func refuse(_ connection: FrameChannel, _ reason: String) async {
+        try? await connection.executeThenClose { _, outbound in
+            try await outbound.write(.error(ErrorMessage(.busy, reason)))
+        }
+    }
+}
+
+extension TimeAmount {
+    public init(_ duration: Duration) {
+        self = .nanoseconds(Int64(duration.seconds * 1e9))
     }
 }
 

@@ -11,6 +11,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case unexpected(Message.Kind, expecting: String)
     /// Nothing arrived for this long.
     case idleTimeout(seconds: Double)
+    /// A frame (or the first one) did not arrive in full within this long.
+    case frameTimeout(seconds: Double)
     /// The TCP connection could not be made.
     case connectFailed(Endpoint, String)
     /// The other side runs a members-only network and we have no secret.
@@ -24,6 +26,7 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .remote(let e): e.description
         case .unexpected(let kind, let expecting): "unexpected \(kind) (expected \(expecting))"
         case .idleTimeout(let s): "no data for \(formatFixed(s, decimals: 1))s"
+        case .frameTimeout(let s): "a frame took longer than \(formatFixed(s, decimals: 1))s to arrive"
         case .connectFailed(let endpoint, let why): "cannot connect to \(endpoint): \(why)"
         case .secretRequired: "this network is members-only: give its secret with --secret-file or SONIC_SECRET"
         case .notMember: "the other side does not know our network secret (wrong secret, or an open network)"

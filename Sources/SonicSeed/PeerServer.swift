@@ -25,11 +25,17 @@ public final class PeerServer: Sendable {
         public var maximumUploadRate: Double?
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        public var frameTimeout: Duration
+        public var connections: ConnectionLimiter.Limits
 
-        public init(host: String = "127.0.0.1", port: Int = 6020, idleTimeout: Duration = .seconds(60),
+        public init(host: String = "127.0.0.1", port: Int = 6020, idleTimeout: Duration = .seconds(30),
                     maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init(),
-                    maximumUploadRate: Double? = nil, secret: NetworkSecret? = nil) {
+                    maximumUploadRate: Double? = nil, secret: NetworkSecret? = nil,
+                    frameTimeout: Duration = .seconds(10),
+                    connections: ConnectionLimiter.Limits = .init(total: 512, perIP: 128)) {
             self.secret = secret
+            self.frameTimeout = frameTimeout
+            self.connections = connections
             self.maximumUploadRate = maximumUploadRate
             self.host = host
             self.port = port
@@ -54,8 +60,10 @@ public final class PeerServer: Sendable {
     ///   (the seeder rescans, so the index learns the new content).
     public static func bind(_ configuration: Configuration, library: SharedLibrary, logger: Logger,
                             contentChanged: @escaping @Sendable (SharedEntry) -> Void = { _ in }) async throws -> PeerServer {
-        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))
-        let listener = try await ServerListener.bind(host: configuration.host, port: configuration.port, idleTimeout: idle)
+        let listener = try await ServerListener.bind(
+            host: configuration.host, port: configuration.port,
+            protection: .init(idleTimeout: configuration.idleTimeout, frameTimeout: configuration.frameTimeout,
+                              connections: configuration.connections, idleCountsWrites: true))
         return PeerServer(configuration: configuration, listener: listener, library: library, logger: logger,
                           contentChanged: contentChanged)
     }

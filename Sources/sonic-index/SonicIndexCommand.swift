@@ -30,6 +30,10 @@ struct SonicIndexCommand: AsyncParsableCommand {
     @Option(help: "Most files one peer may register.")
     var maxFilesPerPeer = 100_000
 
+    @Option(help: "Most result groups per search page (clients page through the rest).")
+    var maxResults = 1000
+
+    @OptionGroup var limits: ServerLimitOptions
     @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -37,13 +41,16 @@ struct SonicIndexCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard heartbeatTimeout.duration > .zero else { throw ValidationError("--heartbeat-timeout must be positive") }
         guard maxFilesPerPeer > 0 else { throw ValidationError("--max-files-per-peer must be positive") }
+        guard (1...1000).contains(maxResults) else { throw ValidationError("--max-results must be 1...1000") }
     }
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-index", defaultLevel: .info)
         let server = try await IndexServer.bind(
             .init(host: host, port: port, heartbeatTimeout: heartbeatTimeout.duration,
-                  limits: .init(maximumFilesPerSession: maxFilesPerPeer), secret: try secret.load()),
+                  limits: .init(maximumFilesPerSession: maxFilesPerPeer, maximumResultsPerPage: maxResults),
+                  secret: try secret.load(), frameTimeout: limits.frameDeadline,
+                  connections: limits.connections(default: IndexServer.Configuration().connections)),
             logger: logger
         )
         Console.announceListening(server.boundAddress)

@@ -50,6 +50,10 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(help: "Limit all uploads together to this many wire bytes per second, e.g. 20MiB or 500KiB.")
     var maxUploadRate: ByteCount?
 
+    @Option(help: "Close a downloader's connection when nothing moves either way for this long.")
+    var idleTimeout = DurationText(.seconds(30))
+
+    @OptionGroup var limits: ServerLimitOptions
     @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -71,9 +75,11 @@ struct SonicSeedCommand: AsyncParsableCommand {
         let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
                                     probe: BlockEncodingPolicy.probe)
         let server = try await PeerServer.bind(
-            .init(host: host, port: port,
+            .init(host: host, port: port, idleTimeout: idleTimeout.duration,
                   blockEncoding: .init(mode: .init(compress), level: Int32(level)),
-                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }, secret: networkSecret),
+                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }, secret: networkSecret,
+                  frameTimeout: limits.frameDeadline,
+                  connections: limits.connections(default: PeerServer.Configuration().connections)),
             library: library, logger: logger,
             contentChanged: { _ in indexer.requestRescan() })
         Console.announceListening(server.boundAddress)
