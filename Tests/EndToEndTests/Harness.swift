@@ -191,7 +191,12 @@ final class TestNetwork: @unchecked Sendable {
     }
 
     func search(_ args: [String]) async throws -> [[String: Any]] {
-        let p = try Program("sonic-search", args + ["--json", "--index", indexAddress.description])
+        try await Self.searchJSON(indexAddress.description, args)
+    }
+
+    /// `sonic-search --json` against `indexes`; the parsed results (empty on any failure).
+    static func searchJSON(_ indexes: String, _ args: [String]) async throws -> [[String: Any]] {
+        let p = try Program("sonic-search", args + ["--json", "--index", indexes])
         _ = try await p.waitForExit(timeout: .seconds(20))
         guard let data = p.stdout.data(using: .utf8), !data.isEmpty,
               let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
