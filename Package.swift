@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(name: "sonic-search", dependencies: ["SonicCLI"], swiftSettings: strict),
         .executableTarget(
             name: "sonic-bench",
-            dependencies: ["SonicCLI"],
+            dependencies: ["SonicCLI", "SonicCore"],
             path: "Benchmarks/SonicBench",
             swiftSettings: strict
         ),

@@ -28,7 +28,7 @@ struct PeerFetcher: Sendable {
         var length: Int
         var buffer: ByteBuffer
         var hasher = SHA256()
-        var wireBytes = 0
+        let sentAt = ContinuousClock.now
         /// Another peer's copy won, or the download stopped: discard what still arrives.
         var cancelled = false
     }
@@ -122,7 +122,6 @@ struct PeerFetcher: Sendable {
                 let wire = block.payload.readableBytes + WireLimits.headerLength + 9
                 swarm.countWire(wire, peer: peer)
                 try await settings.rateLimiter?.acquire(wire)
-                pipeline[0].wireBytes += wire
                 if pipeline[0].cancelled { continue }
                 if swarm.isVerified(pipeline[0].piece) {
                     pipeline[0].cancelled = true
@@ -201,6 +200,6 @@ struct PeerFetcher: Sendable {
         try request.buffer.withUnsafeReadableBytes { bytes in
             try file.write(bytes, at: swarm.manifest.range(ofPiece: request.piece).lowerBound)
         }
-        _ = swarm.verified(request.piece, by: peer, wireBytes: UInt64(request.wireBytes))
+        _ = swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)
     }
 }

@@ -78,7 +78,9 @@ extension PieceScheduler {
 
     /// Removes and returns the endgame piece for `peer`: the oldest live candidate it does
     /// not already request. Candidates it does request are put back.
-    mutating func takeEndgameCandidate(for peer: PeerID) -> Int? {
+    /// The oldest in-flight piece `peer` may duplicate, if its oldest request started no later
+    /// than `cutoff` (the queue is ordered by start, so the first too-young entry ends the search).
+    mutating func takeEndgameCandidate(for peer: PeerID, startedBy cutoff: ContinuousClock.Instant) -> Int? {
         var ownPieces: [EndgameEntry] = []
         defer {
             for entry in ownPieces { endgameQueue.insert(entry) }
@@ -86,6 +88,10 @@ extension PieceScheduler {
         while let entry = endgameQueue.popMin() {
             let record = pieces[entry.piece]
             guard entry.generation == record.generation else { continue }
+            if entry.startedAt > cutoff {
+                ownPieces.append(entry)
+                return nil
+            }
             if record.requests.contains(where: { $0.peer == peer }) {
                 ownPieces.append(entry)
                 continue

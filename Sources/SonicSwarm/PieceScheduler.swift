@@ -143,16 +143,18 @@ public struct PieceScheduler: Sendable {
     ///   hold and that have fewer than ``maxRequestersPerPiece`` requesters, the one whose
     ///   oldest request started longest ago (the slowest), marked as a duplicate — only when
     ///   `allowDuplicate`: the engine passes it for a peer with nothing in flight, so that
-    ///   only idle peers duplicate and a busy pipeline never wastes bandwidth on copies.
+    ///   only idle peers duplicate and a busy pipeline never wastes bandwidth on copies —
+    ///   and only a piece in flight for at least `duplicateAfter` (a piece that is merely
+    ///   young is not slow, and copying it would only double its bytes on the wire).
     public mutating func nextPiece(for peer: PeerID, now: ContinuousClock.Instant,
-                                   allowDuplicate: Bool = true) -> Assignment? {
+                                   allowDuplicate: Bool = true, duplicateAfter: Duration = .zero) -> Assignment? {
         guard peers[peer]?.status == .active else { return nil }
         if unassignedCount > 0 {
             let piece = takeLowestUnassigned()
             addRequest(piece: piece, peer: peer, now: now)
             return Assignment(piece: piece, isDuplicate: false)
         }
-        guard allowDuplicate, let piece = takeEndgameCandidate(for: peer) else { return nil }
+        guard allowDuplicate, let piece = takeEndgameCandidate(for: peer, startedBy: now - duplicateAfter) else { return nil }
         addRequest(piece: piece, peer: peer, now: now)
         return Assignment(piece: piece, isDuplicate: true)
     }

@@ -25,6 +25,8 @@ final class SwarmState: Sendable {
         var retriedPieces = 0
         /// Requests in flight across all peers (pieces buffered or about to be).
         var inFlight = 0
+        /// Smoothed time from request to verified piece, in seconds (nil before the first).
+        var pieceSeconds: Double?
     }
 
     let manifest: Manifest
@@ -55,10 +57,18 @@ final class SwarmState: Sendable {
     func nextPiece(for peer: Int, idle: Bool) -> PieceScheduler.Assignment? {
         state.withLock { s in
             guard idle || s.inFlight < maximumInFlight else { return nil }
-            let assignment = s.scheduler.nextPiece(for: peer, now: .now, allowDuplicate: idle)
+            let assignment = s.scheduler.nextPiece(for: peer, now: .now, allowDuplicate: idle,
+                                                   duplicateAfter: Self.duplicationAge(typical: s.pieceSeconds))
             if assignment != nil { s.inFlight += 1 }
             return assignment
         }
+    }
+
+    /// How long a piece must have been in flight before an idle peer copies it: twice the
+    /// typical piece time of this download, or 250 ms before any piece has arrived.
+    static func duplicationAge(typical seconds: Double?) -> Duration {
+        guard let seconds else { return .milliseconds(250) }
+        return .milliseconds(Int64(max(0.02, 2 * seconds) * 1000))
     }
 
     /// A request of `peer` ended (verified, failed, cancelled or dropped with its connection).
@@ -67,9 +77,10 @@ final class SwarmState: Sendable {
     }
 
     /// Records a verified piece; returns the peers whose copies of it should be cancelled.
-    func verified(_ piece: Int, by peer: Int, wireBytes: UInt64) -> [Int] {
+    func verified(_ piece: Int, by peer: Int, after seconds: Double) -> [Int] {
         state.withLock { s in
             guard !s.scheduler.isVerified(piece) else { return [] }
+            s.pieceSeconds = s.pieceSeconds.map { 0.8 * $0 + 0.2 * seconds } ?? seconds
             let others = s.scheduler.pieceVerified(piece, by: peer)
             let length = UInt64(manifest.length(ofPiece: piece))
             s.verifiedBytes += length

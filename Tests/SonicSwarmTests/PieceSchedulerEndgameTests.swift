@@ -25,6 +25,23 @@ struct PieceSchedulerEndgameTests {
         #expect(scheduler.requesters(of: 0) == [1, 3])
     }
 
+    @Test func onlyPiecesInFlightLongerThanTheThresholdAreDuplicated() {
+        // Pieces 0...3 were requested at t = 0, 1, 2, 3.
+        var scheduler = fourPiecesInFlight()
+        scheduler.addPeer(3)
+        // At t = 4 with a 3 s threshold only piece 0 (4 s old) qualifies; piece 1 (3 s) just does.
+        #expect(scheduler.nextPiece(for: 3, now: at(4), duplicateAfter: .seconds(3)) == .init(piece: 0, isDuplicate: true))
+        #expect(scheduler.nextPiece(for: 3, now: at(4), duplicateAfter: .seconds(3)) == .init(piece: 1, isDuplicate: true))
+        #expect(scheduler.nextPiece(for: 3, now: at(4), duplicateAfter: .seconds(3)) == nil)
+        // Later, the younger pieces become old enough too.
+        #expect(scheduler.nextPiece(for: 3, now: at(10), duplicateAfter: .seconds(3)) == .init(piece: 2, isDuplicate: true))
+        // A young piece is never copied, however idle the peer.
+        var fresh = fourPiecesInFlight()
+        fresh.addPeer(3)
+        #expect(fresh.nextPiece(for: 3, now: at(3), duplicateAfter: .seconds(10)) == nil)
+        #expect(fresh.requesters(of: 0) == [1])
+    }
+
     @Test func oldestMeansRequestedLongestAgoNotLowestIndex() {
         var scheduler = fourPiecesInFlight()
         // Piece 0 is given back and re-requested later than all others: it is now the newest.

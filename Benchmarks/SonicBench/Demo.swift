@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import SonicCLI
+import SonicCore
+
+/// `sonic-bench demo`: an index and seeders over fixtures/, and a swarm download of every fixture.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start an index and seeders over fixtures/ on loopback and swarm-download every fixture.")
+
+    @Option(help: "Seeders sharing fixtures/ (each a separate process).")
+    var seeders = 3
+
+    @Option(help: "The folder to share (default: the package's fixtures/).")
+    var fixtures: String?
+
+    @Option(help: "Folder with the sonic-* executables (default: beside sonic-bench).")
+    var binDir: String?
+
+    func validate() throws {
+        guard (1...16).contains(seeders) else { throw ValidationError("--seeders must be 1...16") }
+    }
+
+    func run() async throws {
+        let binaries = try Binaries.locate(override: binDir)
+        guard let folder = fixtures.map({ URL(fileURLWithPath: $0) })
+                ?? Binaries.packageRoot(from: binaries.directory)?.appendingPathComponent("fixtures")
+        else { throw BenchError("cannot find fixtures/; pass --fixtures PATH") }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-demo-\(getpid())")
+        let downloads = work.appendingPathComponent("downloads")
+        try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
+        let programs = ProgramSet()
+        defer {
+            programs.stopAll()
+            try? FileManager.default.removeItem(at: work)
+        }
+        let (_, signal) = try await runCancellingOnSignal {
+            try await demo(binaries: binaries, folder: folder, work: work, downloads: downloads, programs: programs)
+        }
+        if signal != nil { throw ExitCode(130) }
+    }
+
+    private func demo(binaries: Binaries, folder: URL, work: URL, downloads: URL, programs: ProgramSet) async throws {
+        var network = try await LocalNetwork.start(binaries, programs: programs)
+        Console.out("index      \(network.indexAddress)")
+        for i in 0..<seeders {
+            try await network.addSeeder(binaries, programs: programs, folder: folder,
+                                        stateDirectory: work.appendingPathComponent("state-\(i)"))
+            Console.out("seeder \(i + 1)   \(folder.path)")
+        }
+        let expected = try FileManager.default.subpathsOfDirectory(atPath: folder.path).filter { path in
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &isDirectory)
+            return !isDirectory.boolValue && !path.split(separator: "/").contains { $0.hasPrefix(".") }
+        }.sorted()
+        try await network.waitForHolders(binaries, name: nil, count: expected.count, peers: seeders)
+
+        Console.out("\n$ sonic-search")
+        let search = try RunningProgram(binaries, "sonic-search", ["--index", network.indexAddress.description])
+        _ = try await search.waitForExit(timeout: .seconds(30))
+        Console.out(search.stdout.trimmingCharacters(in: .newlines))
+
+        Console.out("\n$ sonic-get NAME   (each fixture, from all \(seeders) seeders at once)")
+        var rows: [[String]] = []
+        var failures = 0
+        for (i, name) in expected.enumerated() {
+            let target = downloads.appendingPathComponent("\(i)-" + SharedName.baseName(name))
+            let get = try RunningProgram(binaries, "sonic-get",
+                                         [name, "--json", "--quiet", "-o", target.path, "--index", network.indexAddress.description])
+            let status = try await get.waitForExit(timeout: .seconds(120))
+            let json = (try? JSONSerialization.jsonObject(with: Data(get.stdout.utf8))) as? [String: Any]
+            let peers = (json?["peers"] as? [[String: Any]]) ?? []
+            let used = peers.filter { ($0["pieces"] as? Int ?? 0) > 0 }.count
+            let original = try ManifestBuilder.manifest(ofFileAt: folder.appendingPathComponent(name).path)
+            let fetched = status == 0 ? try? ManifestBuilder.manifest(ofFileAt: target.path) : nil
+            let ok = fetched?.fileHash == original.fileHash
+            if !ok { failures += 1 }
+            rows.append([
+                name, ByteCount(original.fileSize).description, "\(used)/\(peers.count)",
+                ByteCount((json?["wire_bytes"] as? Int).map(UInt64.init) ?? 0).description,
+                formatFixed(json?["seconds"] as? Double ?? 0, decimals: 3) + "s",
+                ok ? "ok " + String(original.fileHash.hex.prefix(12)) : "MISMATCH (exit \(status)) \(get.stderr)",
+            ])
+        }
+        ResultFormatting.alignedTable(header: ["NAME", "SIZE", "PEERS USED", "WIRE", "TIME", "SHA-256"],
+                                      rows: rows, rightAligned: [1, 2, 3, 4]).forEach(Console.out)
+        Console.out(failures == 0
+            ? "\nall \(expected.count) files arrived byte-identical; every process started is now stopped."
+            : "\n\(failures) file(s) did not arrive intact")
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
