@@ -14,9 +14,10 @@ public struct TokenBucket: Sendable {
     public init(bytesPerSecond rate: Double, burst: Double? = nil, now: ContinuousClock.Instant) {
         precondition(rate > 0)
         self.rate = rate
-        // A quarter of a second of traffic: enough to smooth scheduling jitter, small enough
-        // that a capped transfer starts at its cap rather than with a large free burst.
-        self.burst = burst ?? max(rate / 4, 64 * 1024)
+        // One block (256 KiB): a cap is a cap. A larger burst (we first used a quarter second
+        // of traffic) lets every capped seeder send megabytes for free at the start of each
+        // transfer: measured, 8 seeders capped at 20 MiB/s then "beat" their caps by 23%.
+        self.burst = burst ?? 256 * 1024
         self.tokens = self.burst
         self.last = now
     }

@@ -182,9 +182,16 @@ import Testing
         }
         let elapsed = (now - t0)
         let expected = Duration.milliseconds(Int64(200.0 * 256 * 1024 / rate * 1000))
-        // Exactly the rate, less the initial burst (a quarter of a second).
+        // Exactly the rate, less the initial burst (one 256 KiB block: 25 ms at 10 MiB/s).
         #expect(elapsed <= expected)
-        #expect(elapsed >= expected - .milliseconds(260))
+        #expect(elapsed >= expected - .milliseconds(30))
+    }
+
+    @Test func theDefaultBurstIsOneBlockSoACapIsNotBeatenAtTheStart() {
+        var bucket = TokenBucket(bytesPerSecond: 1_048_576, now: t0)
+        // Even after a long idle time, only one block passes at once.
+        #expect(bucket.reserve(256 * 1024, now: t0 + .seconds(60)) == .zero)
+        #expect(bucket.reserve(256 * 1024, now: t0 + .seconds(60)) == .milliseconds(250))
     }
 
     @Test func tokensDoNotAccumulateBeyondTheBurst() {
