@@ -12,6 +12,12 @@ let package = Package(
         .executable(name: "sonic-get", targets: ["sonic-get"]),
         .executable(name: "sonic-search", targets: ["sonic-search"]),
         .executable(name: "sonic-bench", targets: ["sonic-bench"]),
+        // For the nested packages under Benchmarks/ (micro-benchmarks, fuzzing).
+        .library(name: "SonicWire", targets: ["SonicWire"]),
+        .library(name: "SonicCore", targets: ["SonicCore"]),
+        .library(name: "SonicCompression", targets: ["SonicCompression"]),
+        .library(name: "SonicIndex", targets: ["SonicIndex"]),
+        .library(name: "SonicSwarm", targets: ["SonicSwarm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

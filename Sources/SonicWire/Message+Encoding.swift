@@ -37,7 +37,7 @@ extension ByteBuffer {
         case .error(let e):
             writeInteger(e.code.rawValue)
             writeInteger(e.requestID)
-            writeWireString(String(e.message.utf8.prefix(WireLimits.maximumStringLength - 4)) ?? "error")
+            writeWireString(e.message.truncatedToWireLength())
         case .ok, .exit, .heartbeat:
             break
         case .challenge(let c):
@@ -97,5 +97,22 @@ extension ByteBuffer {
         case .end(let requestID), .cancel(let requestID):
             writeInteger(requestID)
         }
+    }
+}
+
+extension String {
+    /// The longest prefix that fits a wire string (``WireLimits/maximumStringLength`` bytes),
+    /// cut between characters so it stays valid UTF-8.
+    func truncatedToWireLength() -> String {
+        guard utf8.count > WireLimits.maximumStringLength else { return self }
+        var out = ""
+        var bytes = 0
+        for character in self {
+            let size = character.utf8.count
+            guard bytes + size <= WireLimits.maximumStringLength else { break }
+            out.append(character)
+            bytes += size
+        }
+        return out
     }
 }

@@ -55,6 +55,23 @@ import Testing
         }
     }
 
+    @Test func errorTextsRoundTripUpToTheStringLimitAndAreCutBetweenCharacters() throws {
+        // Found while writing the fuzz target: the encoder once cut error texts 4 bytes short
+        // of what the decoder accepts, so a decoded ERROR did not re-encode to itself.
+        let longest = String(repeating: "x", count: WireLimits.maximumStringLength)
+        var buffer = SampleMessages.frame(.error(ErrorMessage(.notFound, longest)))
+        var decoder = FrameDecoder()
+        #expect(try decoder.decode(buffer: &buffer) == .error(ErrorMessage(.notFound, longest)))
+        // Longer texts are cut, never inside a multi-byte character.
+        let tooLong = String(repeating: "ü", count: WireLimits.maximumStringLength)
+        var cut = SampleMessages.frame(.error(ErrorMessage(.notFound, tooLong)))
+        guard case .error(let e) = try decoder.decode(buffer: &cut) else {
+            Issue.record("not an ERROR")
+            return
+        }
+        #expect(e.message == String(repeating: "ü", count: WireLimits.maximumStringLength / 2))
+    }
+
     // MARK: Rejections
 
     func decode(_ bytes: [UInt8]) throws -> Message? {
