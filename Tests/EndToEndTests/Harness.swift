@@ -5,8 +5,12 @@ import Testing
 /// Starts the real executables (built next to the test bundle) on loopback and stops them by
 /// PID. Every program is started with `--port 0`; its first stdout line says where it listens.
 enum Harness {
-    /// The folder holding the built `sonic-*` executables.
+    /// The folder holding the built `sonic-*` executables (`SONIC_BIN_DIR` overrides, e.g.
+    /// to run the load tests against a release build).
     static let binDirectory: URL = {
+        if let override = ProcessInfo.processInfo.environment["SONIC_BIN_DIR"] {
+            return URL(fileURLWithPath: override)
+        }
         var candidates: [URL] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent())

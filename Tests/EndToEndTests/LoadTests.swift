@@ -99,12 +99,13 @@ struct LoadTests {
                 try Program("sonic-get", ["popular.bin", "--quiet", "-o", "copy-\(i).bin", "--index", net.indexAddress.description],
                             directory: out)
             }
-            var peakSeederRSS = 0.0
+            var peakSeederRSS = Self.residentMiB(seeder.pid)
+            let deadline = ContinuousClock.now + .seconds(240)
+            while gets.contains(where: { $0.process.isRunning }) && ContinuousClock.now < deadline {
+                peakSeederRSS = max(peakSeederRSS, Self.residentMiB(seeder.pid))
+                try await Task.sleep(for: .milliseconds(10))
+            }
             for get in gets {
-                while get.process.isRunning {
-                    peakSeederRSS = max(peakSeederRSS, Self.residentMiB(seeder.pid))
-                    try await Task.sleep(for: .milliseconds(20))
-                }
                 #expect(try await get.waitForExit() == 0, "stderr: \(get.stderr)")
             }
             let elapsed = ContinuousClock.now - start
