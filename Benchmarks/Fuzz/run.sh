@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"
-swift build -c debug --product FuzzFrameDecoder -Xswiftc -sanitize=fuzzer,address
+swift build -c debug --product FuzzFrameDecoder -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+swiftc -sanitize=fuzzer,address .build/debug/libFuzzFrameDecoder.a -o .build/fuzz-frame-decoder
 mkdir -p corpus
-exec .build/debug/FuzzFrameDecoder corpus -max_total_time="$seconds" -max_len=8192 -timeout=10
+exec .build/fuzz-frame-decoder corpus -max_total_time="$seconds" -max_len=8192 -timeout=10
