@@ -62,7 +62,15 @@ public struct Manifest: Hashable, Sendable {
     }
 
     public static func pieceCount(fileSize: UInt64, pieceSize: Int) -> Int {
-        Int((fileSize + UInt64(pieceSize) - 1) / UInt64(pieceSize))
+        Int(exactPieceCount(fileSize: fileSize, pieceSize: UInt64(pieceSize)))
+    }
+
+    /// The piece count as a `UInt64`. Quotient plus remainder, because the usual
+    /// `(size + piece - 1) / piece` overflows for a size near 2^64, which a hostile
+    /// manifest header can declare.
+    static func exactPieceCount(fileSize: UInt64, pieceSize: UInt64) -> UInt64 {
+        let (pieces, rest) = fileSize.quotientAndRemainder(dividingBy: pieceSize)
+        return rest == 0 ? pieces : pieces + 1
     }
 
     /// The canonical byte encoding (see the type's documentation).
@@ -116,8 +124,12 @@ public struct Manifest: Hashable, Sendable {
         guard pieceSize > 0, pieceSize & (pieceSize - 1) == 0, Int(pieceSize) <= Self.maximumPieceSize else {
             throw .invalidPieceSize(pieceSize)
         }
-        let expected = Self.pieceCount(fileSize: fileSize, pieceSize: Int(pieceSize))
-        guard Int(count) == expected else { throw .pieceCountMismatch(declared: count, expected: expected) }
+        // Compared as UInt64: the count a huge declared size needs may not fit in an Int.
+        let required = Self.exactPieceCount(fileSize: fileSize, pieceSize: UInt64(pieceSize))
+        guard required == UInt64(count) else {
+            throw .pieceCountMismatch(declared: count, expected: Int(clamping: required))
+        }
+        let expected = Int(count)
         let needed = Self.headerLength + expected * 32
         guard b.count >= needed else { throw .truncated }
         guard b.count == needed else { throw .trailingBytes }

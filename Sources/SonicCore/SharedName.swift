@@ -10,15 +10,23 @@ public enum SharedName {
     /// True when `name` is a safe relative path inside a shared folder.
     public static func isSafe(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= maximumLength else { return false }
-        guard !name.hasPrefix("/"), !name.utf8.contains(0) else { return false }
-        for component in name.split(separator: "/", omittingEmptySubsequences: false) {
-            if component.isEmpty || component == "." || component == ".." { return false }
+        // Checked on UTF-8 bytes, as the file system splits paths: split by Character, a "/"
+        // followed by a combining mark is one grapheme cluster, not a separator, and
+        // "../\u{301}x" or "/\u{301}etc" would pass.
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard name.utf8.first != slash, !name.utf8.contains(0) else { return false }
+        for component in name.utf8.split(separator: slash, omittingEmptySubsequences: false) {
+            if component.isEmpty || component.elementsEqual([dot]) || component.elementsEqual([dot, dot]) {
+                return false
+            }
         }
         return true
     }
 
     /// The last path component: what a download is saved as by default.
     public static func baseName(_ name: String) -> String {
-        String(name.split(separator: "/").last ?? Substring(name))
+        // Split on bytes like ``isSafe(_:)``: a "/" that starts a grapheme cluster still separates.
+        guard let last = name.utf8.split(separator: UInt8(ascii: "/")).last else { return name }
+        return String(decoding: last, as: UTF8.self)
     }
 }
