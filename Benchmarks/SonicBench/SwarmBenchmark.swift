@@ -45,7 +45,7 @@ struct SwarmBenchmark: AsyncParsableCommand {
     @Option(help: "Folder with the sonic-* executables (default: beside sonic-bench).")
     var binDir: String?
 
-    @Option(help: "Extra arguments for sonic-get, e.g. '--compress never'.")
+    @Option(help: "Extra arguments for sonic-get, e.g. --get-args='--compress never' (with '=').")
     var getArgs = ""
 
     @Option(help: "Unmeasured downloads before the measured ones (default: 1 for uncapped runs, 0 for capped).")
