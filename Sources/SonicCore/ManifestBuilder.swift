@@ -132,17 +132,7 @@ public final class ReadOnlyFile: Sendable {
 
     /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: path, errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
+        try PositionalIO.read(descriptor, into: buffer, at: offset, path: path)
     }
 
     public func close() {

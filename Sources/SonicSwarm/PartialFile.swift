@@ -65,29 +65,11 @@ public final class PartialFile: Sendable {
 
     /// Writes all of `bytes` at `offset`.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: path, errno: errno)
-            }
-            done += n
-        }
+        try PositionalIO.write(descriptor, bytes, at: offset, path: path)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: path, errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
+        try PositionalIO.read(descriptor, into: buffer, at: offset, path: path)
     }
 
     /// Flushes written data to disk (before a resume record claims it, and before the rename).

@@ -26,18 +26,14 @@ struct BadInputTests {
     @Test func indexAnswersEveryBadInputWithAnErrorAndKeepsServing() async throws {
         let net = try await TestNetwork()
         try await net.addSeeder(folder: Harness.fixtures)
-        do {
+        try await net.run {
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
             try await Self.exerciseBadInputs(against: net.indexAddress)
             try Self.truncatedFrameThenEOF(against: net.indexAddress)
             // Everyone else is still served.
             let results = try await net.search([])
             #expect(results.count == NetworkTests.fixtureNames.count)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func seederAnswersEveryBadInputWithAnErrorAndKeepsServing() async throws {
@@ -45,7 +41,7 @@ struct BadInputTests {
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
-        do {
+        try await net.run {
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
             let seeder = net.seederAddresses[0]
             try await Self.exerciseBadInputs(against: seeder)
@@ -59,11 +55,7 @@ struct BadInputTests {
             #expect(client.isClosedByServer())
             let (status, _, program) = try await net.get("readme.txt", [], directory: out)
             #expect(status == 0, "stderr: \(program.stderr)")
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func seederRefusesPathTraversalAndUnknownRanges() async throws {
@@ -83,7 +75,7 @@ struct BadInputTests {
         try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("inside-link.txt").path,
                                                    withDestinationPath: "ok.txt")
         try await net.addSeeder(folder: folder)
-        do {
+        try await net.run {
             let results = try await net.waitForSearch([], until: { !$0.isEmpty })
             // Only files inside the folder are shared; links that leave it are not. The link to
             // ok.txt is the same content, so both names share one result group.
@@ -113,11 +105,7 @@ struct BadInputTests {
             guard case .data(let block) = client.receive() else { Issue.record("no data"); return }
             #expect(String(buffer: block.payload) == "shared")
             guard case .end(12) = client.receive() else { Issue.record("no END"); return }
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     static func exerciseBadInputs(against endpoint: Endpoint) async throws {

@@ -13,7 +13,8 @@ struct BecomingASourceTests {
         let net = try await TestNetwork()
         defer { [original, first, second].forEach { try? FileManager.default.removeItem(at: $0) } }
         var relay: Program?
-        do {
+        defer { relay?.signal(SIGKILL) }
+        try await net.run {
             try await net.addSeeder(folder: original)
             try await SwarmTests.waitForPeers(net, name: "pass-it-on.bin", count: 1)
             let seeding = try Program("sonic-get", ["pass-it-on.bin", "--seed", "--quiet", "--index", net.indexAddress.description],
@@ -32,13 +33,8 @@ struct BecomingASourceTests {
             #expect(status == 0, "stderr: \(program.stderr)")
             #expect(try Harness.sha256(ofFile: second.appendingPathComponent("pass-it-on.bin")) == SHA256Hash.of(bytes).hex)
             #expect((json?["peers"] as? [[String: Any]])?.map { $0["address"] as? String } == [relayAddress.description])
-        } catch {
-            await relay?.stop()
-            await net.stopAll()
-            throw error
+            await seeding.stop()
         }
-        await relay?.stop()
-        await net.stopAll()
     }
 
     @Test func aFileDownloadedIntoASharedFolderIsRegisteredOnTheNextRescan() async throws {
@@ -47,7 +43,7 @@ struct BecomingASourceTests {
         let shared = try Harness.temporaryDirectory("shared")
         let net = try await TestNetwork()
         defer { [original, shared].forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: original)
             try await net.addSeeder(folder: shared)  // shares nothing yet
             try await SwarmTests.waitForPeers(net, name: "grow.bin", count: 1)
@@ -55,10 +51,6 @@ struct BecomingASourceTests {
             #expect(status == 0, "stderr: \(program.stderr)")
             // The second seeder rescans (every second in tests) and registers the new file.
             try await SwarmTests.waitForPeers(net, name: "grow.bin", count: 2)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 }

@@ -24,7 +24,7 @@ struct CompressionTests {
         try Data(random).write(to: folder.appendingPathComponent("noise.bin"))
         let net = try await TestNetwork()
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: folder)
             _ = try await net.waitForSearch([], until: { $0.count == 2 })
 
@@ -46,11 +46,7 @@ struct CompressionTests {
             #expect(s3 == 0, "stderr: \(p3.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("raw.log")) == SHA256Hash.of(text).hex)
             #expect((j3?["wire_bytes"] as? Int ?? 0) >= text.count)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func aSeederWithCompressNeverSendsRawBlocks() async throws {
@@ -60,17 +56,13 @@ struct CompressionTests {
         try Data(text).write(to: folder.appendingPathComponent("plain.log"))
         let net = try await TestNetwork()
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: folder, extra: ["--compress", "never"])
             _ = try await net.waitForSearch([], until: { $0.count == 1 })
             let (status, json, program) = try await net.get("plain.log", [], directory: out)
             #expect(status == 0, "stderr: \(program.stderr)")
             #expect((json?["wire_bytes"] as? Int ?? 0) >= text.count)
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("plain.log")) == SHA256Hash.of(text).hex)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 }

@@ -220,6 +220,17 @@ final class TestNetwork: @unchecked Sendable {
         return (status, json, p)
     }
 
+    /// Runs `body`, then stops every program of the network whether `body` succeeded or threw.
+    func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await stopAll()
+            throw error
+        }
+        await stopAll()
+    }
+
     func stopAll() async {
         for s in seeders { await s.stop() }
         await index.stop()

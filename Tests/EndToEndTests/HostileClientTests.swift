@@ -81,7 +81,7 @@ struct HostileClientTests {
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
-        do {
+        try await net.run {
             _ = try await net.waitForSearch([], until: { $0.count == NetworkTests.fixtureNames.count })
             var generator = SplitMix(seed: 20261124)
             for endpoint in [net.indexAddress, net.seederAddresses[0]] {
@@ -106,11 +106,7 @@ struct HostileClientTests {
             #expect(status == 0, "stderr: \(program.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("random-1.5MiB.bin"))
                 == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent("random-1.5MiB.bin")))
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 }
 

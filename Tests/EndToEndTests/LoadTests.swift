@@ -91,7 +91,7 @@ struct LoadTests {
         let out = try Harness.temporaryDirectory("many")
         let net = try await TestNetwork()
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             let seeder = try await net.addSeeder(folder: folder)
             try await SwarmTests.waitForPeers(net, name: "popular.bin", count: 1)
             let start = ContinuousClock.now
@@ -115,10 +115,6 @@ struct LoadTests {
             }
             print("load: \(downloaders) concurrent downloaders of 4 MiB from one seeder in \(elapsed); "
                 + "seeder RSS peak \(formatFixed(peakSeederRSS, decimals: 1)) MiB")
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 }

@@ -18,7 +18,7 @@ struct NetworkTests {
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
         try await net.addSeeder(folder: Harness.fixtures)
-        do {
+        try await net.run {
             let name = "meeting notes: 2026-11-24.txt"
             _ = try await net.waitForSearch([], until: { results in
                 results.first { ($0["name"] as? String) == name }.map { ($0["peers"] as? [String])?.count == 2 } ?? false
@@ -38,11 +38,7 @@ struct NetworkTests {
             // Nothing is left behind but the finished files.
             let left = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
             #expect(left == ["copy.bin", name])
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func everyFixtureRoundTripsIncludingUnicodeNestedAndEmpty() async throws {
@@ -50,7 +46,7 @@ struct NetworkTests {
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
-        do {
+        try await net.run {
             let results = try await net.waitForSearch([], until: { $0.count == Self.fixtureNames.count })
             #expect(Set(results.compactMap { $0["name"] as? String }) == Set(Self.fixtureNames))
             for name in Self.fixtureNames {
@@ -60,11 +56,7 @@ struct NetworkTests {
                 #expect(try Harness.sha256(ofFile: saved) == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent(name)),
                         "\(name)")
             }
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func unknownNameAndIndexOutageGiveOneLineErrorsAndExitCodes() async throws {
@@ -87,7 +79,7 @@ struct NetworkTests {
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
-        do {
+        try await net.run {
             _ = try await net.waitForSearch(["readme"], until: { !$0.isEmpty })
             let target = out.appendingPathComponent("readme.txt")
             try Data("mine".utf8).write(to: target)
@@ -97,10 +89,6 @@ struct NetworkTests {
             let (forced, _, program2) = try await net.get("readme.txt", ["--force"], directory: out)
             #expect(forced == 0, "stderr: \(program2.stderr)")
             #expect(try Harness.sha256(ofFile: target) == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent("readme.txt")))
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 }

@@ -29,7 +29,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             for f in folders { try await net.addSeeder(folder: f, extra: ["--max-upload-rate", "6MiB"]) }
             try await Self.waitForPeers(net, name: "swarm.bin", count: 4)
             let (status, json, program) = try await net.get("swarm.bin", [], directory: out)
@@ -43,11 +43,7 @@ struct SwarmTests {
                 #expect(peer["banned"] as? Bool == false)
             }
             #expect(peers.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) } == bytes.count)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func aSeederKilledMidDownloadIsSurvived() async throws {
@@ -56,7 +52,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             for f in folders { try await net.addSeeder(folder: f, extra: ["--max-upload-rate", "5MiB"]) }
             try await Self.waitForPeers(net, name: "kill.bin", count: 3)
             let get = try Program("sonic-get", ["kill.bin", "--json", "--index", net.indexAddress.description,
@@ -71,11 +67,7 @@ struct SwarmTests {
             }
             let killed = Self.peers(json).first { ($0["address"] as? String) == net.seederAddresses[0].description }
             #expect((killed?["failures"] as? Int ?? 0) > 0, "the killed seeder's failure was not recorded: \(String(describing: killed))")
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func aSeederServingWrongBytesIsBannedAndTheFileIsStillRight() async throws {
@@ -84,7 +76,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             // The corrupt seeder is the fast one, so it delivers pieces of its own (not only
             // endgame copies that lose the race and are discarded unchecked).
             try await net.addSeeder(folder: folders[0])
@@ -102,11 +94,7 @@ struct SwarmTests {
             for good in Self.peers(json) where (good["address"] as? String) != net.seederAddresses[0].description {
                 #expect(good["banned"] as? Bool == false)
             }
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func aStalledPeerGivesItsPiecesBack() async throws {
@@ -117,7 +105,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "8MiB"])
             try await Self.waitForPeers(net, name: "stall.bin", count: 1)
             let manifest = ManifestBuilder.manifest(of: bytes)
@@ -132,11 +120,7 @@ struct SwarmTests {
             #expect(stalled?["pieces"] as? Int == 0)
             #expect((stalled?["failures"] as? Int ?? 0) > 0)
             #expect((json?["retried_pieces"] as? Int ?? 0) > 0, "the stalled peer's pieces were not handed out again")
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func killMinus9ThenRerunResumesAndEndsByteIdentical() async throws {
@@ -145,7 +129,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             for f in folders { try await net.addSeeder(folder: f) }
             try await Self.waitForPeers(net, name: "resume.bin", count: 2)
             let first = try Program("sonic-get", ["resume.bin", "--json", "--index", net.indexAddress.description,
@@ -161,11 +145,7 @@ struct SwarmTests {
             #expect((json?["reused_pieces"] as? Int ?? 0) > 0, "nothing was reused: \(String(describing: json))")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("resume.bin")) == SHA256Hash.of(bytes).hex)
             #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["resume.bin"])
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func ctrlCSavesTheResumeRecordAndExits130() async throws {
@@ -174,7 +154,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "6MiB"])
             try await Self.waitForPeers(net, name: "interrupt.bin", count: 1)
             let get = try Program("sonic-get", ["interrupt.bin", "--index", net.indexAddress.description], directory: out)
@@ -189,11 +169,7 @@ struct SwarmTests {
             #expect(status == 0, "stderr: \(program.stderr)")
             #expect((json?["reused_pieces"] as? Int ?? 0) > 0)
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("interrupt.bin")) == SHA256Hash.of(bytes).hex)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func aSeederWhoseFileChangedOnDiskIsDroppedAndCorruptsNothing() async throws {
@@ -202,7 +178,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             // Long rescan interval: the seeder still announces the old content when it is asked.
             try await net.addSeeder(folder: folders[0], extra: ["--rescan", "10m"])
             try await net.addSeeder(folder: folders[1], extra: ["--max-upload-rate", "8MiB"])
@@ -215,11 +191,7 @@ struct SwarmTests {
             #expect(edited?["pieces"] as? Int == 0)
             let reason = (edited?["error"] as? String) ?? ""
             #expect(reason.contains("changed"), "\(String(describing: edited))")
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func noPeerLeftExitsNonZeroKeepsThePartialAndAResumeFinishesIt() async throws {
@@ -228,7 +200,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "3MiB"])
             try await Self.waitForPeers(net, name: "alone.bin", count: 1)
             let get = try Program("sonic-get", ["alone.bin", "--json", "--index", net.indexAddress.description],
@@ -247,11 +219,7 @@ struct SwarmTests {
             #expect(status == 0, "stderr: \(program.stderr)")
             #expect((json?["reused_pieces"] as? Int ?? 0) > 0)
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("alone.bin")) == SHA256Hash.of(bytes).hex)
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     @Test func twoContentsUnderOneNameAreNeverMixed() async throws {
@@ -262,7 +230,7 @@ struct SwarmTests {
         let out = try Harness.temporaryDirectory("get")
         let net = try await TestNetwork()
         defer { [folderA, folderB, out].forEach { try? FileManager.default.removeItem(at: $0) } }
-        do {
+        try await net.run {
             try await net.addSeeder(folder: folderA)
             try await net.addSeeder(folder: folderB)
             _ = try await net.waitForSearch(["same"], until: { $0.count == 2 })
@@ -276,11 +244,7 @@ struct SwarmTests {
             #expect(status == 0, "stderr: \(program2.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("same.bin")) == SHA256Hash.of(b).hex)
             #expect(Self.peers(json).map { $0["address"] as? String } == [net.seederAddresses[1].description])
-        } catch {
-            await net.stopAll()
-            throw error
         }
-        await net.stopAll()
     }
 
     /// Flips bytes in every piece of the file in place, then restores its timestamps, so the
