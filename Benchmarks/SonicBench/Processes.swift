@@ -21,8 +21,8 @@ struct Binaries {
             FileHandle.standardError.write(Data("building \(missing.joined(separator: ", ")) (\(configuration))…\n".utf8))
             let build = Process()
             build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            // One plain build: `swift build` honours only the last `--product` it is given.
             build.arguments = ["swift", "build", "-c", configuration, "--package-path", root.path]
-                + missing.flatMap { ["--product", $0] }
             try build.run()
             build.waitUntilExit()
             guard build.terminationStatus == 0 else { throw BenchError("building \(missing) failed") }
