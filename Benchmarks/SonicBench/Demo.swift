@@ -6,7 +6,14 @@ import SonicCore
 /// `sonic-bench demo`: an index and seeders over fixtures/, and a swarm download of every fixture.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start an index and seeders over fixtures/ on loopback and swarm-download every fixture.")
+        abstract: "Start an index and seeders over fixtures/ on loopback and swarm-download every fixture.",
+        discussion: """
+            The seeders share a copy of fixtures/ plus a generated 24 MiB file, with uploads capped \
+            at 16 MiB/s each, so the swarm is visible: that file arrives in pieces from every seeder.
+            """)
+
+    /// The generated file that shows the swarm (the fixtures are one or two pieces each).
+    static let swarmFile = "swarm-demo-24MiB.bin"
 
     @Option(help: "Seeders sharing fixtures/ (each a separate process).")
     var seeders = 3
@@ -35,18 +42,23 @@ struct Demo: AsyncParsableCommand {
             try? FileManager.default.removeItem(at: work)
         }
         let (_, signal) = try await runCancellingOnSignal {
-            try await demo(binaries: binaries, folder: folder, work: work, downloads: downloads, programs: programs)
+            try await demo(binaries: binaries, fixtures: folder, work: work, downloads: downloads, programs: programs)
         }
         if signal != nil { throw ExitCode(130) }
     }
 
-    private func demo(binaries: Binaries, folder: URL, work: URL, downloads: URL, programs: ProgramSet) async throws {
+    private func demo(binaries: Binaries, fixtures: URL, work: URL, downloads: URL, programs: ProgramSet) async throws {
+        let folder = work.appendingPathComponent("shared")
+        try FileManager.default.copyItem(at: fixtures, to: folder)
+        let big = try DataGenerator.file(kind: .random, size: 24 << 20, in: work.appendingPathComponent("data"))
+        try FileManager.default.moveItem(at: big, to: folder.appendingPathComponent(Self.swarmFile))
         var network = try await LocalNetwork.start(binaries, programs: programs)
         Console.out("index      \(network.indexAddress)")
         for i in 0..<seeders {
             try await network.addSeeder(binaries, programs: programs, folder: folder,
-                                        stateDirectory: work.appendingPathComponent("state-\(i)"))
-            Console.out("seeder \(i + 1)   \(folder.path)")
+                                        stateDirectory: work.appendingPathComponent("state-\(i)"),
+                                        extra: ["--max-upload-rate", "16MiB"])
+            Console.out("seeder \(i + 1)   \(fixtures.path) + \(Self.swarmFile), uploads capped at 16 MiB/s")
         }
         let expected = try FileManager.default.subpathsOfDirectory(atPath: folder.path).filter { path in
             var isDirectory: ObjCBool = false
@@ -62,6 +74,7 @@ struct Demo: AsyncParsableCommand {
 
         Console.out("\n$ sonic-get NAME   (each fixture, from all \(seeders) seeders at once)")
         var rows: [[String]] = []
+        var contributions: [String] = []
         var failures = 0
         for (i, name) in expected.enumerated() {
             let target = downloads.appendingPathComponent("\(i)-" + SharedName.baseName(name))
@@ -75,6 +88,12 @@ struct Demo: AsyncParsableCommand {
             let fetched = status == 0 ? try? ManifestBuilder.manifest(ofFileAt: target.path) : nil
             let ok = fetched?.fileHash == original.fileHash
             if !ok { failures += 1 }
+            if name == Self.swarmFile {
+                contributions = peers.map { p in
+                    "  \(p["address"] as? String ?? "?"): \(p["pieces"] as? Int ?? 0) pieces, "
+                        + ByteCount(UInt64(p["bytes"] as? Int ?? 0)).description
+                }
+            }
             rows.append([
                 name, ByteCount(original.fileSize).description, "\(used)/\(peers.count)",
                 ByteCount((json?["wire_bytes"] as? Int).map(UInt64.init) ?? 0).description,
@@ -84,6 +103,10 @@ struct Demo: AsyncParsableCommand {
         }
         ResultFormatting.alignedTable(header: ["NAME", "SIZE", "PEERS USED", "WIRE", "TIME", "SHA-256"],
                                       rows: rows, rightAligned: [1, 2, 3, 4]).forEach(Console.out)
+        if !contributions.isEmpty {
+            Console.out("\n\(Self.swarmFile) came from every seeder at once:")
+            contributions.forEach(Console.out)
+        }
         Console.out(failures == 0
             ? "\nall \(expected.count) files arrived byte-identical; every process started is now stopped."
             : "\n\(failures) file(s) did not arrive intact")
