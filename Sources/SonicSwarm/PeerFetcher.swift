@@ -107,7 +107,7 @@ struct PeerFetcher: Sendable {
                 pipeline.append(request)
             }
             if pipeline.isEmpty {
-                if swarm.isFinished || swarm.isBanned(peer) { return }
+                if swarm.isComplete || swarm.isBanned(peer) { return }
                 // Nothing to do right now (endgame: every missing piece has enough requesters).
                 try await Task.sleep(for: .milliseconds(10))
                 continue
@@ -200,6 +200,6 @@ struct PeerFetcher: Sendable {
         try request.buffer.withUnsafeReadableBytes { bytes in
             try file.write(bytes, at: swarm.manifest.range(ofPiece: request.piece).lowerBound)
         }
-        _ = swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)
+        swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)
     }
 }

@@ -30,7 +30,6 @@ final class SwarmState: Sendable {
     }
 
     let manifest: Manifest
-    let reusedPieces: Int
     /// Requests in flight across all peers at most (beyond each peer's first): bounds the
     /// memory of buffered pieces whatever the number of peers.
     let maximumInFlight: Int
@@ -40,7 +39,6 @@ final class SwarmState: Sendable {
          maximumInFlightBytes: Int = 32 << 20) {
         self.manifest = manifest
         self.maximumInFlight = max(1, maximumInFlightBytes / manifest.pieceSize)
-        self.reusedPieces = alreadyVerified.count
         var scheduler = PieceScheduler(pieceCount: manifest.pieceCount, alreadyVerified: alreadyVerified,
                                        maxRequestersPerPiece: maxRequestersPerPiece)
         for id in peers.indices { scheduler.addPeer(id) }
@@ -76,10 +74,11 @@ final class SwarmState: Sendable {
         state.withLock { $0.inFlight = max(0, $0.inFlight - count) }
     }
 
-    /// Records a verified piece; returns the peers whose copies of it should be cancelled.
-    func verified(_ piece: Int, by peer: Int, after seconds: Double) -> [Int] {
+    /// Records a verified piece, taking `seconds` from request to verification; the other
+    /// peers that had it in flight find it in ``takeCancellations(for:)``.
+    func verified(_ piece: Int, by peer: Int, after seconds: Double) {
         state.withLock { s in
-            guard !s.scheduler.isVerified(piece) else { return [] }
+            guard !s.scheduler.isVerified(piece) else { return }
             s.pieceSeconds = s.pieceSeconds.map { 0.8 * $0 + 0.2 * seconds } ?? seconds
             let others = s.scheduler.pieceVerified(piece, by: peer)
             let length = UInt64(manifest.length(ofPiece: piece))
@@ -87,7 +86,6 @@ final class SwarmState: Sendable {
             s.peers[peer].fileBytes += length
             s.peers[peer].pieces += 1
             for other in others { s.cancellations[other, default: []].insert(piece) }
-            return others
         }
     }
 
@@ -153,8 +151,6 @@ final class SwarmState: Sendable {
 
     var isComplete: Bool { state.withLock { $0.scheduler.isComplete } }
 
-    /// True when there is nothing more to fetch.
-    var isFinished: Bool { isComplete }
 
     struct Snapshot: Sendable {
         var verifiedBytes: UInt64
