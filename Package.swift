@@ -29,6 +29,8 @@ let package = Package(
     targets: [
         // System zlib (zlib1g-dev), used for per-block deflate on the wire.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // System calls the Glibc module does not export (sync_file_range).
+        .target(name: "CSystemShims"),
 
         // Content identity: manifests, content ids, sizes, endpoints. No I/O beyond hashing files.
         .target(
@@ -79,7 +81,7 @@ let package = Package(
         // The download side: piece scheduler, partial file, resume record, swarm engine.
         .target(
             name: "SonicSwarm",
-            dependencies: ["SonicNet", "SonicCompression"],
+            dependencies: ["SonicNet", "SonicCompression", "CSystemShims"],
             swiftSettings: strict
         ),
         // What the command-line programs share: options, unit parsing, output, shutdown.

@@ -1,3 +1,4 @@
+import CSystemShims
 import SonicCore
 
 #if canImport(Glibc)
@@ -64,8 +65,11 @@ public final class PartialFile: Sendable {
     }
 
     /// Writes all of `bytes` at `offset`.
+    /// Writes a verified piece and starts its writeback at once (without waiting for it),
+    /// so the final `fdatasync` before the rename finds little left to flush.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         try PositionalIO.write(descriptor, bytes, at: offset, path: path)
+        _ = sonic_start_writeback(descriptor, Int64(offset), Int64(bytes.count))
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
