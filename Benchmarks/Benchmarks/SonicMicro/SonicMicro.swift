@@ -88,6 +88,13 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("SHA-256 of 8 MiB through ManifestBuilder (piece + whole file: 16 MiB hashed)") { benchmark in
+        let bytes = Array(Samples.random(8 << 20).readableBytesView)
+        for _ in benchmark.scaledIterations {
+            blackHole(ManifestBuilder.manifest(of: bytes))
+        }
+    }
+
     // MARK: Scheduler
 
     Benchmark("Scheduler: 16384 pieces, 32 peers (one iteration = a whole download's decisions)",
