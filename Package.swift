@@ -116,6 +116,12 @@ let package = Package(
         ),
         .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression"], swiftSettings: strict),
         .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex"], swiftSettings: strict),
+        .testTarget(
+            name: "SonicNetTests",
+            dependencies: ["SonicNet", .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed"], swiftSettings: strict),
         .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm"], swiftSettings: strict),
         .testTarget(
