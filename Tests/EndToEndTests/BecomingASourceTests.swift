@@ -53,4 +53,24 @@ struct BecomingASourceTests {
             try await SwarmTests.waitForPeers(net, name: "grow.bin", count: 2)
         }
     }
+
+    @Test func filesThatChangeOrVanishAreUpdatedAtTheIndex() async throws {
+        let folder = try Harness.temporaryDirectory("live")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("first version".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        try Data("short-lived".utf8).write(to: folder.appendingPathComponent("gone.txt"))
+        let net = try await TestNetwork()
+        try await net.run {
+            try await net.addSeeder(folder: folder)  // rescans every second in tests
+            let before = try await net.waitForSearch([], until: { $0.count == 2 })
+            let oldID = before.first { ($0["name"] as? String) == "notes.txt" }?["content_id"] as? String
+            try Data("second, longer version".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+            try FileManager.default.removeItem(at: folder.appendingPathComponent("gone.txt"))
+            let after = try await net.waitForSearch([], until: { results in
+                results.count == 1 && (results[0]["content_id"] as? String) != oldID
+            })
+            #expect(after.first?["name"] as? String == "notes.txt")
+            #expect(after.first?["size"] as? Int == "second, longer version".utf8.count)
+        }
+    }
 }
