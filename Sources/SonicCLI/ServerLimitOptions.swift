@@ -16,11 +16,19 @@ public struct ServerLimitOptions: ParsableArguments, Sendable {
 
     public init() {}
 
-    public func connections(default fallback: ConnectionLimiter.Limits) -> ConnectionLimiter.Limits {
-        .init(total: maxConnections ?? fallback.total, perIP: maxConnectionsPerIp ?? fallback.perIP)
+    /// `defaults` with the host, port and any limits given on the command line.
+    public func listener(_ defaults: ServerListener.Settings, host: String, port: Int, idleTimeout: Duration,
+                         secret: NetworkSecret?) -> ServerListener.Settings {
+        var settings = defaults
+        settings.host = host
+        settings.port = port
+        settings.idleTimeout = idleTimeout
+        settings.frameTimeout = frameTimeout.duration
+        settings.connections = .init(total: maxConnections ?? defaults.connections.total,
+                                     perIP: maxConnectionsPerIp ?? defaults.connections.perIP)
+        settings.secret = secret
+        return settings
     }
-
-    public var frameDeadline: Duration { frameTimeout.duration }
 
     public mutating func validate() throws {
         if let n = maxConnections, n < 1 { throw ValidationError("--max-connections must be positive") }

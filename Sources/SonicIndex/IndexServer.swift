@@ -10,26 +10,16 @@ import Synchronization
 /// SEARCH and EXIT from a shared ``IndexRegistry``. Stores no file data.
 public final class IndexServer: Service, Sendable {
     public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
-        /// A session silent this long is forgotten (its connection closed).
-        public var heartbeatTimeout: Duration
+        /// Where to listen and how to protect connections. Its idle timeout is the heartbeat
+        /// timeout: a session silent that long is forgotten (its connection closed).
+        public var listener: ServerListener.Settings
         public var limits: IndexRegistry.Limits
-        /// The members-only network secret, if any.
-        public var secret: NetworkSecret?
-        public var frameTimeout: Duration
-        public var connections: ConnectionLimiter.Limits
 
-        public init(host: String = "127.0.0.1", port: Int = 5015, heartbeatTimeout: Duration = .seconds(15),
-                    limits: IndexRegistry.Limits = .init(), secret: NetworkSecret? = nil,
-                    frameTimeout: Duration = .seconds(10),
-                    connections: ConnectionLimiter.Limits = .init(total: 4096, perIP: 256)) {
-            self.secret = secret
-            self.frameTimeout = frameTimeout
-            self.connections = connections
-            self.host = host
-            self.port = port
-            self.heartbeatTimeout = heartbeatTimeout
+        public static let defaultListener = ServerListener.Settings(
+            host: "127.0.0.1", port: 5015, idleTimeout: .seconds(15), connections: .init(total: 4096, perIP: 256))
+
+        public init(listener: ServerListener.Settings = Configuration.defaultListener, limits: IndexRegistry.Limits = .init()) {
+            self.listener = listener
             self.limits = limits
         }
     }
@@ -51,10 +41,7 @@ public final class IndexServer: Service, Sendable {
 
     /// Binds the listening socket; call ``run()`` to serve.
     public static func bind(_ configuration: Configuration, logger: Logger) async throws -> IndexServer {
-        let listener = try await ServerListener.bind(
-            host: configuration.host, port: configuration.port,
-            protection: .init(idleTimeout: configuration.heartbeatTimeout, frameTimeout: configuration.frameTimeout,
-                              connections: configuration.connections))
+        let listener = try await ServerListener.bind(configuration.listener)
         return IndexServer(configuration: configuration, listener: listener, logger: logger)
     }
 
@@ -78,7 +65,7 @@ public final class IndexServer: Service, Sendable {
             registry.withLock { $0.disconnect(id) }
             logger.info("disconnected; its files are forgotten")
         }
-        await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.secret,
+        await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.listener.secret,
                                      logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil

@@ -15,33 +15,42 @@ public struct ServerListener: Sendable {
     public let boundAddress: Endpoint
     public let limiter: ConnectionLimiter
 
-    /// The protections every server applies to each connection (docs/SECURITY.md).
-    public struct Protection: Sendable {
+    /// Where a server listens and the protections it applies to every connection
+    /// (docs/SECURITY.md); the index and the peer server each start from their own defaults.
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int
         /// Close a connection that sends nothing for this long.
         public var idleTimeout: Duration
-        /// Close a connection whose frame (or first frame) takes longer than this to arrive.
-        public var frameTimeout: Duration
-        public var connections: ConnectionLimiter.Limits
         /// Whether sending counts as activity (peer servers) or only receiving does (the index,
         /// where silence means missed heartbeats).
         public var idleCountsWrites: Bool
+        /// Close a connection whose frame (or first frame) takes longer than this to arrive.
+        public var frameTimeout: Duration
+        public var connections: ConnectionLimiter.Limits
+        /// The members-only network secret, if any.
+        public var secret: NetworkSecret?
 
-        public init(idleTimeout: Duration, frameTimeout: Duration = .seconds(10),
-                    connections: ConnectionLimiter.Limits, idleCountsWrites: Bool = false) {
-            self.idleCountsWrites = idleCountsWrites
+        public init(host: String, port: Int, idleTimeout: Duration, idleCountsWrites: Bool = false,
+                    frameTimeout: Duration = .seconds(10), connections: ConnectionLimiter.Limits,
+                    secret: NetworkSecret? = nil) {
+            self.host = host
+            self.port = port
             self.idleTimeout = idleTimeout
+            self.idleCountsWrites = idleCountsWrites
             self.frameTimeout = frameTimeout
             self.connections = connections
+            self.secret = secret
         }
     }
 
     public static func bind(
-        host: String, port: Int, protection: Protection,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        _ settings: Settings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ServerListener {
-        let idleTimeout = TimeAmount(protection.idleTimeout)
-        let frameTimeout = TimeAmount(protection.frameTimeout)
-        let countsWrites = protection.idleCountsWrites
+        let (host, port) = (settings.host, settings.port)
+        let idleTimeout = TimeAmount(settings.idleTimeout)
+        let frameTimeout = TimeAmount(settings.frameTimeout)
+        let countsWrites = settings.idleCountsWrites
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -57,7 +66,7 @@ public struct ServerListener: Sendable {
             }
         let local = channel.channel.localAddress
         let bound = Endpoint(host: local?.ipAddress ?? host, port: local?.port ?? port)
-        return ServerListener(channel: channel, boundAddress: bound, limiter: ConnectionLimiter(protection.connections))
+        return ServerListener(channel: channel, boundAddress: bound, limiter: ConnectionLimiter(settings.connections))
     }
 
     /// ``serve(_:)`` until a graceful shutdown (SIGINT/SIGTERM through the service group)

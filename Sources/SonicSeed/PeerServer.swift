@@ -14,32 +14,24 @@ import Synchronization
 /// request leaves the connection usable.
 public final class PeerServer: Sendable {
     public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
-        /// Close a connection that sends nothing (and has nothing being sent) for this long.
-        public var idleTimeout: Duration
+        /// Where to serve peers and how to protect connections.
+        public var listener: ServerListener.Settings
         /// Requests one connection may have queued; more is a protocol violation.
         public var maximumQueuedRequests: Int
         public var blockEncoding: BlockEncodingPolicy
         /// Wire bytes per second for all uploads together (nil: unlimited).
         public var maximumUploadRate: Double?
-        /// The members-only network secret, if any.
-        public var secret: NetworkSecret?
-        public var frameTimeout: Duration
-        public var connections: ConnectionLimiter.Limits
 
-        public init(host: String = "127.0.0.1", port: Int = 6020, idleTimeout: Duration = .seconds(30),
+        /// Sending counts as activity: a long piece to a slow downloader is not idleness.
+        public static let defaultListener = ServerListener.Settings(
+            host: "127.0.0.1", port: 6020, idleTimeout: .seconds(30), idleCountsWrites: true,
+            connections: .init(total: 512, perIP: 128))
+
+        public init(listener: ServerListener.Settings = Configuration.defaultListener,
                     maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init(),
-                    maximumUploadRate: Double? = nil, secret: NetworkSecret? = nil,
-                    frameTimeout: Duration = .seconds(10),
-                    connections: ConnectionLimiter.Limits = .init(total: 512, perIP: 128)) {
-            self.secret = secret
-            self.frameTimeout = frameTimeout
-            self.connections = connections
+                    maximumUploadRate: Double? = nil) {
+            self.listener = listener
             self.maximumUploadRate = maximumUploadRate
-            self.host = host
-            self.port = port
-            self.idleTimeout = idleTimeout
             self.maximumQueuedRequests = maximumQueuedRequests
             self.blockEncoding = blockEncoding
         }
@@ -60,10 +52,7 @@ public final class PeerServer: Sendable {
     ///   (the seeder rescans, so the index learns the new content).
     public static func bind(_ configuration: Configuration, library: SharedLibrary, logger: Logger,
                             contentChanged: @escaping @Sendable (SharedEntry) -> Void = { _ in }) async throws -> PeerServer {
-        let listener = try await ServerListener.bind(
-            host: configuration.host, port: configuration.port,
-            protection: .init(idleTimeout: configuration.idleTimeout, frameTimeout: configuration.frameTimeout,
-                              connections: configuration.connections, idleCountsWrites: true))
+        let listener = try await ServerListener.bind(configuration.listener)
         return PeerServer(configuration: configuration, listener: listener, library: library, logger: logger,
                           contentChanged: contentChanged)
     }
@@ -89,7 +78,7 @@ public final class PeerServer: Sendable {
         logger.debug("peer connected")
         let features: Features = configuration.blockEncoding.mode == .never ? [] : [.deflate]
         await ServerConversation.run(connection, sessionID: id, features: features,
-                                     secret: configuration.secret, logger: logger) { session, hello in
+                                     secret: configuration.listener.secret, logger: logger) { session, hello in
             let deflate = hello.features.contains(.deflate) && features.contains(.deflate)
             try await converse(&session, deflate: deflate, logger: logger)
         }

@@ -227,8 +227,9 @@ struct SonicGetCommand: AsyncParsableCommand {
             name: outcome.result.name, path: absolute, status: status, manifest: outcome.manifest,
             compressible: BlockEncodingPolicy.probe(absolute, outcome.result.name))])
         let networkSecret = try secret.load()
-        let server = try await PeerServer.bind(.init(host: host, port: port, secret: networkSecret),
-                                               library: library, logger: logger)
+        var listener = PeerServer.Configuration.defaultListener
+        (listener.host, listener.port, listener.secret) = (host, port, networkSecret)
+        let server = try await PeerServer.bind(.init(listener: listener), library: library, logger: logger)
         if !json { Console.out("listening on \(server.boundAddress)") }
         Console.err("sonic-get: seeding \(outcome.result.name) on \(server.boundAddress); Ctrl-C to stop")
         let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret),

@@ -47,10 +47,9 @@ struct SonicIndexCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-index", defaultLevel: .info)
         let server = try await IndexServer.bind(
-            .init(host: host, port: port, heartbeatTimeout: heartbeatTimeout.duration,
-                  limits: .init(maximumFilesPerSession: maxFilesPerPeer, maximumResultsPerPage: maxResults),
-                  secret: try secret.load(), frameTimeout: limits.frameDeadline,
-                  connections: limits.connections(default: IndexServer.Configuration().connections)),
+            .init(listener: limits.listener(IndexServer.Configuration.defaultListener, host: host, port: port,
+                                            idleTimeout: heartbeatTimeout.duration, secret: try secret.load()),
+                  limits: .init(maximumFilesPerSession: maxFilesPerPeer, maximumResultsPerPage: maxResults)),
             logger: logger
         )
         Console.announceListening(server.boundAddress)

@@ -75,11 +75,10 @@ struct SonicSeedCommand: AsyncParsableCommand {
         let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
                                     probe: BlockEncodingPolicy.probe)
         let server = try await PeerServer.bind(
-            .init(host: host, port: port, idleTimeout: idleTimeout.duration,
+            .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
+                                            idleTimeout: idleTimeout.duration, secret: networkSecret),
                   blockEncoding: .init(mode: .init(compress), level: Int32(level)),
-                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }, secret: networkSecret,
-                  frameTimeout: limits.frameDeadline,
-                  connections: limits.connections(default: PeerServer.Configuration().connections)),
+                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
             library: library, logger: logger,
             contentChanged: { _ in indexer.requestRescan() })
         Console.announceListening(server.boundAddress)
