@@ -6,19 +6,20 @@ import Glibc
 
 /// Output that tests and people read. Standard output carries results (and the
 /// `listening on HOST:PORT` line, flushed at once so a parent process can read it);
-/// standard error carries progress and errors.
+/// standard error carries progress and errors. Every line is passed through
+/// ``TerminalText/escaped(_:)``: names and error texts may come from other peers.
 public enum Console {
     public static func out(_ line: String) {
-        writeAll(STDOUT_FILENO, line + "\n")
+        writeAll(STDOUT_FILENO, TerminalText.escaped(line) + "\n")
     }
 
     public static func err(_ line: String) {
-        writeAll(STDERR_FILENO, line + "\n")
+        writeAll(STDERR_FILENO, TerminalText.escaped(line) + "\n")
     }
 
-    /// Writes without a newline (progress redraws).
-    public static func errRaw(_ text: String) {
-        writeAll(STDERR_FILENO, text)
+    /// Redraws the progress line in place: `\r`, the escaped `line`, clear to end of line.
+    public static func redraw(_ line: String) {
+        writeAll(STDERR_FILENO, "\r" + TerminalText.escaped(line) + "\u{1B}[K")
     }
 
     /// The first line of a server's standard output.

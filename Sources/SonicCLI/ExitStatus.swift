@@ -19,10 +19,16 @@ public enum ExitStatus {
     public static let indexUnavailable = ExitCode(3)
     /// The download could not complete (no good peer left); the partial file is kept for resume.
     public static let incomplete = ExitCode(4)
-    /// The output exists with other content and `--force` was not given, or cannot be written.
+    /// The output exists with other content and `--force` was not given.
     public static let outputRefused = ExitCode(5)
     /// A members-only network refused us (no secret, or a different one).
     public static let notAuthorized = ExitCode(6)
+    /// The output cannot be written here: no such folder, no permission, not enough space, or
+    /// something other than a regular file (a symlink) where the partial file goes.
+    public static let cannotWrite = ExitCode(7)
+    /// The content is forged: its pieces verify but the whole file does not hash to the
+    /// SHA-256 its manifest claims. Nothing is saved.
+    public static let forgedContent = ExitCode(8)
     /// Stopped by SIGINT/SIGTERM; the partial file is kept for resume.
     public static let interrupted = ExitCode(130)
 }

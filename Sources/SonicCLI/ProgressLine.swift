@@ -15,11 +15,11 @@ public enum ProgressLine {
 
     /// Draws `line` over the previous one on standard error.
     public static func draw(_ line: String) {
-        Console.errRaw("\r" + line + "\u{1B}[K")
+        Console.redraw(line)
     }
 
     public static func clear() {
-        Console.errRaw("\r\u{1B}[K")
+        Console.redraw("")
     }
 
     static func clock(_ seconds: Double) -> String {

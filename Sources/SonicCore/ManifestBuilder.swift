@@ -73,6 +73,12 @@ public struct ManifestBuilder: Sendable {
     public static func manifest(ofFileAt path: String, pieceSize: Int? = nil) throws -> Manifest {
         let file = try ReadOnlyFile(path: path)
         defer { file.close() }
+        return try manifest(of: file, pieceSize: pieceSize)
+    }
+
+    /// Hashes an open file from its start.
+    public static func manifest(of file: ReadOnlyFile, pieceSize: Int? = nil) throws -> Manifest {
+        let path = file.path
         let size = try file.size()
         var builder = ManifestBuilder(fileSize: size, pieceSize: pieceSize)
         let chunk = 1 << 20
@@ -119,6 +125,43 @@ public final class ReadOnlyFile: Sendable {
         self.descriptor = fd
     }
 
+    private init(path: String, descriptor: Int32) {
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    /// Opens the shared file `root/relativePath` without following any symbolic link below
+    /// `root` (each folder is opened from the one before with `O_NOFOLLOW`), then checks that
+    /// it is the very file a scan recorded: a regular file with the same device, inode, size
+    /// and modification time. A file swapped for a link to something outside the folder, or
+    /// replaced in any way since the scan, is refused.
+    public static func openShared(root: String, relativePath: String, expecting expected: FileStatus) throws -> ReadOnlyFile {
+        let path = root + "/" + relativePath
+        var directory = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw FileError(path: root, errno: errno) }
+        let components = relativePath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for (i, component) in components.enumerated() {
+            let last = i == components.count - 1
+            // O_NONBLOCK: a FIFO swapped in must not block the open; no effect on regular files.
+            let flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (last ? O_NONBLOCK : O_DIRECTORY)
+            let next = openat(directory, component, flags)
+            let code = errno
+            Glibc.close(directory)
+            guard next >= 0 else {
+                let why = code == ELOOP || code == ENOTDIR ? "a symbolic link or not a folder where the scan found none; refused"
+                    : String(cString: strerror(code))
+                throw FileError(path: path, message: why)
+            }
+            directory = next
+        }
+        var st = stat()
+        guard fstat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFREG, FileStatus(st) == expected else {
+            Glibc.close(directory)
+            throw FileError(path: path, message: "changed since it was scanned (not the same file any more)")
+        }
+        return ReadOnlyFile(path: path, descriptor: directory)
+    }
+
     public func size() throws -> UInt64 {
         try status().size
     }
@@ -140,22 +183,26 @@ public final class ReadOnlyFile: Sendable {
     }
 }
 
-/// The facts about a file that decide whether a cached manifest still describes it.
+/// The facts about a file that decide whether a cached manifest still describes it, and
+/// whether a file opened to be served is the one that was scanned (device and inode).
 public struct FileStatus: Hashable, Sendable, Codable {
     public var size: UInt64
     public var modificationNanoseconds: Int64
     public var inode: UInt64
+    public var device: UInt64
 
-    public init(size: UInt64, modificationNanoseconds: Int64, inode: UInt64) {
+    public init(size: UInt64, modificationNanoseconds: Int64, inode: UInt64, device: UInt64 = 0) {
         self.size = size
         self.modificationNanoseconds = modificationNanoseconds
         self.inode = inode
+        self.device = device
     }
 
     init(_ st: stat) {
         self.size = UInt64(st.st_size)
         self.modificationNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
         self.inode = UInt64(st.st_ino)
+        self.device = UInt64(st.st_dev)
     }
 
     /// `stat` of a path (follows symlinks).

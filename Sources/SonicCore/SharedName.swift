@@ -3,6 +3,8 @@
 /// A shared name is the file's path relative to the shared folder, with `/` between
 /// components. It must never reach outside that folder: no empty, `.` or `..` component,
 /// no leading `/`, no NUL, no backslash-free trickery is needed since only `/` separates.
+/// No control character either (C0, DEL, C1: ``TerminalText/isControl(_:)``): a name is
+/// printed on terminals, and one carrying escape sequences or a newline could rewrite them.
 public enum SharedName {
     /// Longest name accepted anywhere (bytes of UTF-8), as on common file systems' PATH_MAX.
     public static let maximumLength = 4096
@@ -14,7 +16,7 @@ public enum SharedName {
         // followed by a combining mark is one grapheme cluster, not a separator, and
         // "../\u{301}x" or "/\u{301}etc" would pass.
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
-        guard name.utf8.first != slash, !name.utf8.contains(0) else { return false }
+        guard name.utf8.first != slash, !name.unicodeScalars.contains(where: TerminalText.isControl) else { return false }
         for component in name.utf8.split(separator: slash, omittingEmptySubsequences: false) {
             if component.isEmpty || component.elementsEqual([dot]) || component.elementsEqual([dot, dot]) {
                 return false

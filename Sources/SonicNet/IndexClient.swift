@@ -25,7 +25,8 @@ public struct IndexClient: Sendable {
 
     /// All result groups for `query`, following pages until the index has no more.
     public func search(_ mode: SearchRequest.Mode, _ query: String, logger: Logger) async throws -> [SearchResult] {
-        try await withFirstIndex(logger: logger) { session in
+        try WireLimits.checkString(query, what: "the query")
+        return try await withFirstIndex(logger: logger) { session in
             var results: [SearchResult] = []
             var offset: UInt32 = 0
             while true {

@@ -45,18 +45,14 @@ struct BlockSender {
         self.rateLimiter = rateLimiter
     }
 
-    /// Opens (or reuses) `entry`'s file, refusing it if it no longer matches its manifest's size
-    /// and modification time.
+    /// Opens (or reuses) `entry`'s file, refusing it unless it is still the file that was
+    /// scanned and hashed (``SharedEntry/open()``: no symlink followed, same device, inode,
+    /// size and modification time).
     mutating func open(_ entry: SharedEntry) throws -> ReadOnlyFile {
         if let current = openFile, current.entry == entry { return current.file }
         openFile?.file.close()
         openFile = nil
-        let file = try ReadOnlyFile(path: entry.path)
-        let status = try file.status()
-        guard status.size == entry.status.size, status.modificationNanoseconds == entry.status.modificationNanoseconds else {
-            file.close()
-            throw FileError(path: entry.path, message: "changed since it was hashed")
-        }
+        let file = try entry.open()
         openFile = (entry, file)
         return file
     }

@@ -10,6 +10,8 @@ public final class FolderIndexer: Sendable {
     private let probe: @Sendable (_ path: String, _ name: String) -> Bool
     private let logger: Logger
     private let rescanRequested = Atomic<Bool>(false)
+    /// Refused names already logged, so each is reported once, not at every rescan.
+    private let reportedRefusals = Mutex<Set<String>>([])
 
     /// - Parameter probe: decides, once per new or changed file, whether its blocks are worth deflating.
     public init(scanner: FolderScanner, library: SharedLibrary, cachePath: String?, logger: Logger,
@@ -40,29 +42,40 @@ public final class FolderIndexer: Sendable {
     /// One pass over the folder. Hashing runs on the calling task; cancellation stops between files.
     @discardableResult
     public func rescan() -> Outcome {
-        let found = scanner.scan()
+        var refused: Set<String> = []
+        let found = scanner.scan { refused.insert($0) }
+        let newlyRefused = reportedRefusals.withLock { reported in
+            defer { reported = refused }
+            return refused.subtracting(reported)
+        }
+        for name in newlyRefused.sorted() {
+            logger.warning("not sharing a file whose name has control characters or is too long",
+                           metadata: ["name": "\(TerminalText.escaped(name))"])
+        }
         var entries: [SharedEntry] = []
         var hashed = 0
         var failed = 0
         for file in found {
             if Task.isCancelled { break }
             if let (manifest, compressible) = cache.withLock({ $0.lookup(name: file.name, status: file.status) }) {
-                entries.append(SharedEntry(name: file.name, path: file.path, status: file.status,
+                entries.append(SharedEntry(name: file.name, location: file.location, status: file.status,
                                            manifest: manifest, compressible: compressible))
                 continue
             }
             do {
-                let manifest = try ManifestBuilder.manifest(ofFileAt: file.path)
-                // The file may have changed while it was hashed: only keep a consistent result.
-                let after = try FileStatus.of(path: file.path)
-                guard after == file.status else {
+                // Hash the very file the scan found (no link followed), and keep the result only
+                // if it did not change while it was hashed.
+                let opened = try file.location.open(expecting: file.status)
+                defer { opened.close() }
+                let manifest = try ManifestBuilder.manifest(of: opened)
+                guard try opened.status() == file.status else {
                     logger.info("file changed while hashing; will retry", metadata: ["name": "\(file.name)"])
                     failed += 1
                     continue
                 }
                 let compressible = probe(file.path, file.name)
                 cache.withLock { $0.store(name: file.name, status: file.status, manifest: manifest, compressible: compressible) }
-                entries.append(SharedEntry(name: file.name, path: file.path, status: file.status,
+                entries.append(SharedEntry(name: file.name, location: file.location, status: file.status,
                                            manifest: manifest, compressible: compressible))
                 hashed += 1
                 logger.debug("hashed", metadata: ["name": "\(file.name)", "content": "\(manifest.contentID.shortHex)"])

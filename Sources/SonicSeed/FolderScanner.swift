@@ -15,8 +15,11 @@ public struct FolderScanner: Sendable {
 
     public struct Found: Sendable, Equatable {
         public var name: String
-        public var path: String
+        /// Where the file is: a path below the folder's real path with no symlink in it (a
+        /// shared symlink's target), opened later with ``ReadOnlyFile/openShared(root:relativePath:expecting:)``.
+        public var location: SharedLocation
         public var status: FileStatus
+        public var path: String { location.path }
     }
 
     public init(root: String) throws {
@@ -31,33 +34,39 @@ public struct FolderScanner: Sendable {
         self.realRoot = real
     }
 
-    public func scan() -> [Found] {
+    /// The shareable files, sorted by name. `refused` hears every name that breaks the
+    /// ``SharedName`` rules (control characters, over-long), which is skipped.
+    public func scan(refused: (_ name: String) -> Void = { _ in }) -> [Found] {
         var found: [Found] = []
-        walk(directory: realRoot, prefix: "", into: &found)
+        walk(directory: realRoot, prefix: "", into: &found, refused: refused)
         return found.sorted { $0.name < $1.name }
     }
 
-    private func walk(directory: String, prefix: String, into found: inout [Found]) {
+    private func walk(directory: String, prefix: String, into found: inout [Found], refused: (String) -> Void) {
         guard let children = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for child in children where !child.hasPrefix(".") {
             let path = directory + "/" + child
             let name = prefix.isEmpty ? child : prefix + "/" + child
-            guard SharedName.isSafe(name) else { continue }
+            guard SharedName.isSafe(name) else {
+                refused(name)
+                continue
+            }
             var st = stat()
             guard lstat(path, &st) == 0 else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                walk(directory: path, prefix: name, into: &found)
+                walk(directory: path, prefix: name, into: &found, refused: refused)
             case S_IFREG:
                 if let status = try? FileStatus.of(path: path) {
-                    found.append(Found(name: name, path: path, status: status))
+                    found.append(Found(name: name, location: SharedLocation(root: realRoot, relativePath: name), status: status))
                 }
             case S_IFLNK:
                 // Followed only to a regular file that stays inside the folder.
                 guard let target = resolveInside(path), let status = try? FileStatus.of(path: target) else { continue }
                 var tst = stat()
                 guard stat(target, &tst) == 0, tst.st_mode & S_IFMT == S_IFREG else { continue }
-                found.append(Found(name: name, path: target, status: status))
+                let relative = String(target.dropFirst(realRoot.count + 1))
+                found.append(Found(name: name, location: SharedLocation(root: realRoot, relativePath: relative), status: status))
             default:
                 continue
             }

@@ -89,6 +89,14 @@ public final class PeerServer: Sendable {
         case manifest(ContentID)
         case range(RangeRequest)
         case whole(requestID: UInt32, name: String)
+
+        var requestID: UInt32? {
+            switch self {
+            case .manifest: nil
+            case .range(let r): r.requestID
+            case .whole(let id, _): id
+            }
+        }
     }
 
     private func converse(_ session: inout FrameSession, deflate: Bool, logger: Logger) async throws {
@@ -103,6 +111,7 @@ public final class PeerServer: Sendable {
                 for await work in queue {
                     requests.dequeued()
                     try await self.perform(work, sender: &sender, requests: requests, logger: logger)
+                    requests.finished(requestID: work.requestID)
                 }
             }
             defer { enqueue.finish() }
@@ -114,16 +123,14 @@ public final class PeerServer: Sendable {
                 case .obtainRange(let r): work = .range(r)
                 case .obtain(let requestID, let name): work = .whole(requestID: requestID, name: name)
                 case .cancel(let requestID):
-                    guard requests.cancel(requestID, limit: configuration.maximumQueuedRequests) else {
-                        throw ErrorMessage(.limitExceeded, "too many cancellations pending")
-                    }
+                    requests.cancel(requestID)
                     continue reading
                 case .exit:
                     break reading
                 default:
                     throw ErrorMessage(.unexpectedMessage, "\(message.kind) is not a peer command")
                 }
-                guard requests.enqueued() <= configuration.maximumQueuedRequests else {
+                guard requests.enqueued(requestID: work.requestID) <= configuration.maximumQueuedRequests else {
                     throw ErrorMessage(.limitExceeded, "more than \(configuration.maximumQueuedRequests) requests in flight")
                 }
                 enqueue.yield(work)
@@ -182,7 +189,7 @@ public final class PeerServer: Sendable {
         var position = offset
         let end = offset + length
         while position < end {
-            if requests.takeCancellation(requestID) { break }
+            if requests.isCancelled(requestID) { break }
             let count = Int(min(UInt64(WireLimits.maximumBlockLength), end - position))
             let sent = try await sender.sendBlock(from: file, at: position, count: count, requestID: requestID)
             guard sent else {
@@ -194,31 +201,62 @@ public final class PeerServer: Sendable {
             }
             position += UInt64(count)
         }
-        _ = requests.takeCancellation(requestID)
         try await sender.outbound.write(.end(requestID: requestID))
     }
 }
 
-/// The requests of one connection shared between its reading and its sending task:
-/// how many are queued, and which the downloader cancelled.
+/// The requests of one connection shared between its reading and its sending task: how many
+/// are queued, which are still live (queued or being sent), and which of those the downloader
+/// cancelled. A CANCEL of a request that is not live (ended, or never sent) is ignored, as
+/// docs/PROTOCOL.md says, so nothing accumulates and a later request may reuse the id.
 final class RequestBook: Sendable {
-    private let queued = Atomic<Int>(0)
-    private let cancelled = Mutex<Set<UInt32>>([])
+    private struct State {
+        var queued = 0
+        /// Live requests by id (a count: a confused client may reuse an id before it ends).
+        var live: [UInt32: Int] = [:]
+        var cancelled: Set<UInt32> = []
+    }
 
-    /// Returns the queue length after adding one.
-    func enqueued() -> Int { queued.add(1, ordering: .relaxed).newValue }
-    func dequeued() { queued.subtract(1, ordering: .relaxed) }
-    /// Records a cancellation; false if more than `limit` are pending (ids that match no request
-    /// would otherwise pile up without bound).
-    func cancel(_ requestID: UInt32, limit: Int) -> Bool {
-        cancelled.withLock {
-            guard $0.count < limit else { return false }
-            $0.insert(requestID)
-            return true
+    private let state = Mutex(State())
+
+    /// A request was read; returns the queue length after adding it.
+    func enqueued(requestID: UInt32?) -> Int {
+        state.withLock { s in
+            s.queued += 1
+            if let requestID { s.live[requestID, default: 0] += 1 }
+            return s.queued
         }
     }
-    /// True (once) if `requestID` was cancelled.
-    func takeCancellation(_ requestID: UInt32) -> Bool { cancelled.withLock { $0.remove(requestID) != nil } }
+
+    /// The sending task took a request off the queue.
+    func dequeued() { state.withLock { $0.queued -= 1 } }
+
+    /// The request's END or ERROR was sent: it is no longer live.
+    func finished(requestID: UInt32?) {
+        guard let requestID else { return }
+        state.withLock { s in
+            guard let count = s.live[requestID] else { return }
+            if count > 1 {
+                s.live[requestID] = count - 1
+            } else {
+                s.live[requestID] = nil
+                s.cancelled.remove(requestID)
+            }
+        }
+    }
+
+    /// Records the cancellation of a live request; ignores any other id.
+    func cancel(_ requestID: UInt32) {
+        state.withLock { s in
+            if s.live[requestID] != nil { s.cancelled.insert(requestID) }
+        }
+    }
+
+    /// True if the downloader cancelled `requestID`.
+    func isCancelled(_ requestID: UInt32) -> Bool { state.withLock { $0.cancelled.contains(requestID) } }
+
+    /// Cancellations remembered now (at most the live requests).
+    var pendingCancellations: Int { state.withLock { $0.cancelled.count } }
 }
 
 /// Byte counters of everything a seeder uploaded, reported in its log on exit.

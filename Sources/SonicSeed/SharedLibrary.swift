@@ -7,26 +7,55 @@ import Synchronization
 public struct SharedEntry: Sendable, Equatable {
     /// Relative name, `/`-separated (``SharedName``).
     public var name: String
-    /// Absolute path on disk.
-    public var path: String
+    /// Where it is on disk.
+    public var location: SharedLocation
+    /// What the scan saw; a file opened to be served must still match it.
     public var status: FileStatus
     public var manifest: Manifest
     public var contentID: ContentID
     /// Whether data blocks of this file are worth deflating (decided once, at scan time).
     public var compressible: Bool
 
-    public init(name: String, path: String, status: FileStatus, manifest: Manifest, compressible: Bool) {
+    public init(name: String, location: SharedLocation, status: FileStatus, manifest: Manifest, compressible: Bool) {
         self.name = name
-        self.path = path
+        self.location = location
         self.status = status
         self.manifest = manifest
         self.contentID = manifest.contentID
         self.compressible = compressible
     }
 
+    /// Absolute path on disk (for logs and the compressibility probe).
+    public var path: String { location.path }
+
+    /// Opens the file to serve it: refused if it is not the file the scan found (a symlink
+    /// swapped in, a replaced or changed file).
+    public func open() throws -> ReadOnlyFile {
+        try location.open(expecting: status)
+    }
+
     /// What the index is told about this file.
     public var sharedFile: SharedFile {
         SharedFile(name: name, size: manifest.fileSize, contentID: contentID, fileHash: manifest.fileHash)
+    }
+}
+
+/// Where a shared file lies: its shared folder's real path and a path below it that the scan
+/// found free of symbolic links.
+public struct SharedLocation: Sendable, Equatable {
+    public var root: String
+    public var relativePath: String
+
+    public init(root: String, relativePath: String) {
+        self.root = root
+        self.relativePath = relativePath
+    }
+
+    public var path: String { root + "/" + relativePath }
+
+    /// Opens the file without following links, checking it is the file described by `status`.
+    public func open(expecting status: FileStatus) throws -> ReadOnlyFile {
+        try ReadOnlyFile.openShared(root: root, relativePath: relativePath, expecting: status)
     }
 }
 

@@ -17,30 +17,68 @@ public final class PartialFile: Sendable {
     private let descriptor: Int32
 
     /// Opens (creating if needed) the partial file for `targetPath` and sizes it to `size`.
+    ///
+    /// Refuses a symlink or anything else that is not a regular file at the partial path (a
+    /// planted link would make the download overwrite its target), checks the folder's free
+    /// space before reserving, and fails if the reservation fails for lack of space.
+    /// Errors name the folder, not the hidden file, when the folder is the problem.
     public init(targetPath: String, size: UInt64) throws {
         self.targetPath = targetPath
         self.path = Self.partialPath(for: targetPath)
         self.size = size
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: path, errno: errno) }
-        self.descriptor = fd
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
-            Glibc.close(fd)
-            throw FileError(path: path, errno: e)
-        }
-        self.existed = UInt64(st.st_size) == size && size > 0
-        if UInt64(st.st_size) != size {
-            guard ftruncate(fd, off_t(size)) == 0 else {
-                let e = errno
-                Glibc.close(fd)
-                throw FileError(path: path, errno: e)
+        let folder = Self.folder(of: targetPath)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            switch code {
+            case ELOOP: throw FileError(path: path, message: "is a symbolic link; refusing to write through it")
+            case ENOENT, ENOTDIR: throw FileError(path: folder, message: "no such folder")
+            default: throw FileError(path: folder, message: "cannot create a file here: \(String(cString: strerror(code)))")
             }
         }
-        // Reserve the blocks now so a full disk fails here, not halfway through. Not every
-        // file system supports it; sparse writes still work where it is missing.
-        if size > 0 { _ = posix_fallocate(fd, 0, off_t(size)) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            Glibc.close(fd)
+            throw FileError(path: path, message: "is not a regular file; refusing to write into it")
+        }
+        self.existed = UInt64(st.st_size) == size && size > 0
+        do {
+            try Self.reserve(fd, size: size, allocatedBytes: UInt64(st.st_blocks) * 512, folder: folder)
+        } catch {
+            Glibc.close(fd)
+            if st.st_size == 0 { unlink(path) }
+            throw error
+        }
+        self.descriptor = fd
+    }
+
+    /// Sizes the file to `size` and reserves its blocks, so a full disk fails here, not halfway
+    /// through. Free space is checked first: a hostile manifest may declare any size.
+    private static func reserve(_ fd: Int32, size: UInt64, allocatedBytes: UInt64, folder: String) throws {
+        var fs = statvfs()
+        if fstatvfs(fd, &fs) == 0 {
+            let free = UInt64(fs.f_bavail).multipliedReportingOverflow(by: UInt64(fs.f_frsize))
+            let available = free.overflow ? UInt64.max : free.partialValue
+            if size > allocatedBytes, size - allocatedBytes > available {
+                throw FileError(path: folder, message: "not enough free space: the file needs \(ByteCount(size)), "
+                                + "\(ByteCount(available)) is free")
+            }
+        }
+        guard size <= UInt64(Int64.max), ftruncate(fd, off_t(size)) == 0 else {
+            throw FileError(path: folder, message: "cannot make a file of \(ByteCount(size)) here: \(String(cString: strerror(errno)))")
+        }
+        guard size > 0 else { return }
+        // Some file systems cannot reserve (EOPNOTSUPP, EINVAL): sparse writes still work there.
+        let result = posix_fallocate(fd, 0, off_t(size))
+        guard result == 0 || result == EOPNOTSUPP || result == EINVAL else {
+            throw FileError(path: folder, message: "cannot reserve \(ByteCount(size)): \(String(cString: strerror(result)))")
+        }
+    }
+
+    /// The folder a target is written in, for messages.
+    static func folder(of target: String) -> String {
+        let (directory, _) = split(target)
+        return directory.isEmpty ? "." : String(directory.dropLast()).isEmpty ? "/" : String(directory.dropLast())
     }
 
     deinit {
@@ -81,9 +119,10 @@ public final class PartialFile: Sendable {
         guard fdatasync(descriptor) == 0 else { throw FileError(path: path, errno: errno) }
     }
 
-    /// The pieces of `manifest` whose bytes in this file already hash right: what a resume
-    /// keeps when its record is missing or unreadable.
-    public func verifiedPieces(of manifest: Manifest, candidates: some Sequence<Int>) -> [Int] {
+    /// The pieces of `manifest` among `candidates` (in increasing order) whose bytes in this file
+    /// hash right; `verified` sees each good piece's bytes as it is found.
+    public func verifiedPieces(of manifest: Manifest, candidates: [Int],
+                               verified: (Int, UnsafeRawBufferPointer) throws -> Void = { _, _ in }) rethrows -> [Int] {
         var good: [Int] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: manifest.pieceSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -91,9 +130,17 @@ public final class PartialFile: Sendable {
             let length = manifest.length(ofPiece: piece)
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
             guard let n = try? read(into: slice, at: manifest.range(ofPiece: piece).lowerBound), n == length else { continue }
-            if SHA256Hash.of(UnsafeRawBufferPointer(slice)) == manifest.pieceHashes[piece] { good.append(piece) }
+            if SHA256Hash.of(UnsafeRawBufferPointer(slice)) == manifest.pieceHashes[piece] {
+                good.append(piece)
+                try verified(piece, UnsafeRawBufferPointer(slice))
+            }
         }
         return good
+    }
+
+    /// Deletes the partial file (its content must never be committed).
+    public func discard() {
+        unlink(path)
     }
 
     /// Syncs, then renames the partial file to the target (replacing it) and syncs the folder,

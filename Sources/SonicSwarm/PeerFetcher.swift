@@ -18,6 +18,7 @@ struct PeerFetcher: Sendable {
     let contentID: ContentID
     let swarm: SwarmState
     let file: PartialFile
+    let wholeFile: WholeFileHasher
     let settings: SwarmDownload.Settings
     let logger: Logger
 
@@ -29,8 +30,10 @@ struct PeerFetcher: Sendable {
         var buffer: ByteBuffer
         var hasher = SHA256()
         let sentAt = ContinuousClock.now
-        /// Another peer's copy won, or the download stopped: discard what still arrives.
-        var cancelled = false
+        /// When CANCEL was sent (another peer's copy won): what still arrives is discarded,
+        /// and a peer that goes on sending past the peer timeout is dropped.
+        var cancelledAt: ContinuousClock.Instant?
+        var cancelled: Bool { cancelledAt != nil }
     }
 
     /// Why this peer's part ended; the download goes on with the others.
@@ -54,7 +57,8 @@ struct PeerFetcher: Sendable {
             swarm.peerFinished(peer)
         } catch PeerProblem.corruptPiece {
             // Already recorded (banned) where it was detected.
-        } catch is CancellationError {
+        } catch where Task.isCancelled {
+            // The download is complete or interrupted: however the wait ended, not a failure.
             swarm.peerFinished(peer)
         } catch {
             logger.info("peer dropped", metadata: ["error": "\(error)"])
@@ -91,7 +95,7 @@ struct PeerFetcher: Sendable {
             let cancelled = swarm.takeCancellations(for: peer)
             if !cancelled.isEmpty {
                 for i in pipeline.indices where cancelled.contains(pipeline[i].piece) && !pipeline[i].cancelled {
-                    pipeline[i].cancelled = true
+                    pipeline[i].cancelledAt = .now
                     try await session.send(.cancel(requestID: pipeline[i].id))
                 }
             }
@@ -122,9 +126,16 @@ struct PeerFetcher: Sendable {
                 let wire = block.payload.readableBytes + WireLimits.headerLength + 9
                 swarm.countWire(wire, peer: peer)
                 try await settings.rateLimiter?.acquire(wire)
-                if pipeline[0].cancelled { continue }
+                if let cancelledAt = pipeline[0].cancelledAt {
+                    // A peer that ignores CANCEL would hold this connection (and, at the end,
+                    // the whole download) for as long as it drips bytes.
+                    guard ContinuousClock.now - cancelledAt < settings.peerTimeout else {
+                        throw PeerProblem.protocolViolation("still sending a request cancelled \(settings.peerTimeout) ago")
+                    }
+                    continue
+                }
                 if swarm.isVerified(pipeline[0].piece) {
-                    pipeline[0].cancelled = true
+                    pipeline[0].cancelledAt = .now
                     try await session.send(.cancel(requestID: pipeline[0].id))
                     continue
                 }
@@ -136,6 +147,8 @@ struct PeerFetcher: Sendable {
                 let request = pipeline.removeFirst()
                 swarm.requestEnded()
                 try finish(request)
+                // The last piece is in: nothing this peer still sends is needed.
+                if swarm.isComplete { return }
             case .error(let error) where error.requestID != 0:
                 guard let index = pipeline.firstIndex(where: { $0.id == error.requestID }) else {
                     throw PeerProblem.protocolViolation("ERROR for unknown request \(error.requestID)")
@@ -199,6 +212,7 @@ struct PeerFetcher: Sendable {
         }
         try request.buffer.withUnsafeReadableBytes { bytes in
             try file.write(bytes, at: swarm.manifest.range(ofPiece: request.piece).lowerBound)
+            try wholeFile.pieceVerified(request.piece, bytes: bytes, file: file)
         }
         swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)
     }

@@ -48,17 +48,41 @@ public struct ResumeRecord: Codable, Equatable, Sendable {
         PartialFile.sibling(of: target, suffix: ".sonic-resume")
     }
 
+    /// Longest record read: a 16,384-piece bitfield is 4 KiB of hex.
+    static let maximumFileLength = 64 << 10
+
+    /// The record at `path`, or nil if there is none, it is unreadable, or it is not a regular
+    /// file (a planted symlink is never followed).
     public static func load(from path: String) -> ResumeRecord? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(ResumeRecord.self, from: data)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size <= maximumFileLength else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { buffer in
+            (try? PositionalIO.read(fd, into: buffer, at: 0, path: path)) ?? -1
+        }
+        guard n == bytes.count else { return nil }
+        return try? JSONDecoder().decode(ResumeRecord.self, from: Data(bytes))
     }
 
+    /// Replaces the record atomically: a fresh temporary file (created exclusively, never
+    /// through a link left at its path), then a rename over the old record.
     public func save(to path: String) throws {
-        let data = try JSONEncoder().encode(self)
+        let data = Array(try JSONEncoder().encode(self))
         let temp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: data) else {
-            throw FileError(path: temp, message: "cannot write resume record")
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw FileError(path: temp, errno: errno) }
+        do {
+            try data.withUnsafeBytes { try PositionalIO.write(fd, $0, at: 0, path: temp) }
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
         }
+        close(fd)
         guard rename(temp, path) == 0 else { throw FileError(path: path, errno: errno) }
     }
 

@@ -83,6 +83,19 @@ public enum SwarmDownload {
         }
     }
 
+    /// Every piece matched its SHA-256, but together they do not hash to the manifest's file
+    /// SHA-256: the content itself is forged (a genuine file's hash beside other bytes' piece
+    /// hashes). Every peer that served it is banned; the partial file is deleted, never committed.
+    public struct InconsistentContent: Error, CustomStringConvertible {
+        public var claimed: SHA256Hash
+        public var actual: SHA256Hash
+        public var report: Report
+        public var description: String {
+            "the pieces verify but the whole file hashes to \(actual.hex), not the SHA-256 its manifest claims "
+                + "(\(claimed.hex)); the content is forged, its peers are banned and nothing was saved"
+        }
+    }
+
     /// Fetches `manifest`'s content from `peers` into `targetPath`.
     public static func run(
         contentID: ContentID, manifest: Manifest, peers: [Endpoint], targetPath: String,
@@ -92,7 +105,9 @@ public enum SwarmDownload {
         let start = ContinuousClock.now
         let file = try PartialFile(targetPath: targetPath, size: manifest.fileSize)
         let recordPath = ResumeRecord.path(for: targetPath)
-        let reused = resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath)
+        let wholeFile = WholeFileHasher(manifest: manifest)
+        let reused = try resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
+                                         wholeFile: wholeFile)
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
@@ -100,13 +115,14 @@ public enum SwarmDownload {
                                maxRequestersPerPiece: settings.maxRequestersPerPiece,
                                maximumInFlightBytes: settings.maximumInFlightBytes)
 
-        func report() -> Report {
+        func report(banningAll: Bool = false) -> Report {
             let s = swarm.snapshot()
             return Report(
                 targetPath: targetPath, manifest: manifest, contentID: contentID, elapsed: .now - start,
                 peers: s.peers.map {
                     PeerReport(endpoint: $0.endpoint, fileBytes: $0.fileBytes, wireBytes: $0.wireBytes,
-                               pieces: $0.pieces, failures: $0.failures, banned: $0.banned, lastError: $0.lastError)
+                               pieces: $0.pieces, failures: $0.failures, banned: $0.banned || banningAll,
+                               lastError: banningAll ? "served a forged content" : $0.lastError)
                 },
                 retriedPieces: s.retriedPieces, reusedPieces: reused.count)
         }
@@ -144,8 +160,13 @@ public enum SwarmDownload {
                     var peerLogger = logger
                     peerLogger[metadataKey: "peer"] = "\(endpoint)"
                     let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, contentID: contentID, swarm: swarm,
-                                              file: file, settings: settings, logger: peerLogger)
+                                              file: file, wholeFile: wholeFile, settings: settings, logger: peerLogger)
                     fetchers.addTask { await fetcher.run() }
+                }
+                // The fetcher that verifies the last piece returns at once; the others may be
+                // waiting on a peer that is slow, or that ignores CANCEL: stop them all.
+                for await _ in fetchers where swarm.isComplete {
+                    fetchers.cancelAll()
                 }
             }
             group.cancelAll()
@@ -160,19 +181,29 @@ public enum SwarmDownload {
             let s = swarm.snapshot(includePieceLists: true)
             throw Incomplete(missingPieces: s.missingPieces, pieceCount: manifest.pieceCount, report: report())
         }
+        guard let digest = try wholeFile.finish(file: file) else {
+            throw FileError(path: file.path, message: "verified pieces are missing from the whole-file hash")
+        }
+        guard digest == manifest.fileHash else {
+            file.discard()
+            ResumeRecord.remove(at: recordPath)
+            throw InconsistentContent(claimed: manifest.fileHash, actual: digest, report: report(banningAll: true))
+        }
         try file.commit()
         ResumeRecord.remove(at: recordPath)
         return report()
     }
 
-    /// Pieces already in the partial file: from the resume record when it is for this content,
-    /// else by rehashing whatever partial file is there.
-    static func resumablePieces(contentID: ContentID, manifest: Manifest, file: PartialFile, recordPath: String) -> [Int] {
+    /// Pieces already in the partial file, each verified against its SHA-256 again (a resume
+    /// record is a hint, never proof: it may be stale or tampered with). The record, when it is
+    /// for this content, says which pieces to check; without one every piece is checked.
+    /// Each good piece also goes into the whole-file hash.
+    static func resumablePieces(contentID: ContentID, manifest: Manifest, file: PartialFile, recordPath: String,
+                                wholeFile: WholeFileHasher) throws -> [Int] {
         guard file.existed else { return [] }
-        if let record = ResumeRecord.load(from: recordPath),
-           let pieces = record.verifiedPieces(for: contentID, pieceCount: manifest.pieceCount) {
-            return pieces
+        let claimed = ResumeRecord.load(from: recordPath)?.verifiedPieces(for: contentID, pieceCount: manifest.pieceCount)
+        return try file.verifiedPieces(of: manifest, candidates: claimed ?? Array(0..<manifest.pieceCount)) { piece, bytes in
+            try wholeFile.pieceVerified(piece, bytes: bytes, file: file)
         }
-        return file.verifiedPieces(of: manifest, candidates: 0..<manifest.pieceCount)
     }
 }

@@ -16,6 +16,22 @@ public enum WireLimits {
     /// Peers listed per result group.
     public static let maximumPeersPerResult = 256
 
+    /// Why a user-given string cannot be sent: longer than a string field holds.
+    public struct StringTooLong: Error, CustomStringConvertible, Equatable, Sendable {
+        public var what: String
+        public var bytes: Int
+        public var description: String {
+            "\(what) is \(bytes) bytes of UTF-8; the protocol allows at most \(WireLimits.maximumStringLength)"
+        }
+    }
+
+    /// Checks a string that came from a user (a query, a name) before it is encoded: the
+    /// encoder treats an over-long string as a programming error.
+    public static func checkString(_ value: String, what: String) throws(StringTooLong) {
+        let bytes = value.utf8.count
+        guard bytes <= maximumStringLength else { throw StringTooLong(what: what, bytes: bytes) }
+    }
+
     /// Largest payload (after the kind byte) accepted for each kind.
     public static func maximumPayload(for kind: Message.Kind) -> Int {
         switch kind {

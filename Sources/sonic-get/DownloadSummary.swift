@@ -5,13 +5,14 @@ import SonicSwarm
 /// The `--json` summary of a download (README, "sonic-get --json").
 enum DownloadSummary {
     static func json(name: String, path: String, manifest: Manifest, contentID: ContentID,
-                     report: SwarmDownload.Report?, complete: Bool) -> JSONValue {
+                     report: SwarmDownload.Report?, complete: Bool, forged: Bool = false) -> JSONValue {
         let peers = report?.peers ?? []
         return .object([
             ("name", .string(name)),
             ("path", .string(path)),
             ("size", .number(Double(manifest.fileSize))),
-            ("sha256", .string(manifest.fileHash.hex)),
+            // A forged content's claimed SHA-256 is not the hash of any bytes it delivered.
+            ("sha256", forged ? .null : .string(manifest.fileHash.hex)),
             ("content_id", .string(contentID.hex)),
             ("complete", .bool(complete)),
             ("seconds", .number(((report?.elapsed.seconds ?? 0) * 1000).rounded() / 1000)),

@@ -23,7 +23,9 @@ struct SonicGetCommand: AsyncParsableCommand {
 
             Exit codes: 0 done, 1 not found or ambiguous (use --hash), 3 no index answered, \
             4 incomplete (no good peer left; run again to resume), 5 output exists (use --force), \
-            6 refused by a members-only network, 130 interrupted.
+            6 refused by a members-only network, 7 the output cannot be written (missing folder, \
+            permissions, free space, a symlink at the partial file), 8 forged content (pieces \
+            verify, the whole file does not; nothing saved), 130 interrupted.
             """
     )
 
@@ -76,6 +78,11 @@ struct SonicGetCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !name.isEmpty else { throw ValidationError("NAME must not be empty") }
+        do {
+            try WireLimits.checkString(name, what: "NAME")
+        } catch {
+            throw ValidationError(error.description)
+        }
         guard (1...256).contains(maxPeers) else { throw ValidationError("--max-peers must be 1...256") }
         guard (1...64).contains(requestsPerPeer) else { throw ValidationError("--requests-per-peer must be 1...64") }
         guard peerTimeout.duration > .zero else { throw ValidationError("--peer-timeout must be positive") }
@@ -181,8 +188,16 @@ struct SonicGetCommand: AsyncParsableCommand {
                 Console.err("sonic-get: peer \(peer.endpoint): \(peer.lastError!)")
             }
             throw fail("download incomplete: \(incomplete)", ExitStatus.incomplete)
+        } catch let forged as SwarmDownload.InconsistentContent {
+            if showProgress { ProgressLine.clear() }
+            if json {
+                Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest, contentID: result.contentID,
+                                                 report: forged.report, complete: false, forged: true).text)
+            }
+            throw fail("\(forged)", ExitStatus.forgedContent)
         } catch let error as FileError {
-            throw fail("\(error)", ExitStatus.outputRefused)
+            if showProgress { ProgressLine.clear() }
+            throw fail("cannot write the download: \(error)", ExitStatus.cannotWrite)
         }
         if showProgress { ProgressLine.clear() }
         if json {
@@ -220,12 +235,18 @@ struct SonicGetCommand: AsyncParsableCommand {
 
     /// `--seed`: share the finished file until SIGINT/SIGTERM.
     private func seedFile(_ outcome: Outcome, logger: Logger) async throws {
-        let status = try FileStatus.of(path: outcome.path)
         let library = SharedLibrary()
-        let absolute = outcome.path.hasPrefix("/") ? outcome.path : FileManager.default.currentDirectoryPath + "/" + outcome.path
+        let url = URL(fileURLWithPath: outcome.path).standardizedFileURL
+        let folder = URL(fileURLWithPath: url.deletingLastPathComponent().path).resolvingSymlinksInPath().path
+        let location = SharedLocation(root: folder, relativePath: url.lastPathComponent)
+        var st = stat()
+        guard lstat(location.path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw fail("\(location.path) is no longer a regular file; not seeding it", ExitStatus.cannotWrite)
+        }
+        let status = try FileStatus.of(path: location.path)
         library.replaceAll([SharedEntry(
-            name: outcome.result.name, path: absolute, status: status, manifest: outcome.manifest,
-            compressible: BlockEncodingPolicy.probe(absolute, outcome.result.name))])
+            name: outcome.result.name, location: location, status: status, manifest: outcome.manifest,
+            compressible: BlockEncodingPolicy.probe(location.path, outcome.result.name))])
         let networkSecret = try secret.load()
         var listener = PeerServer.Configuration.defaultListener
         (listener.host, listener.port, listener.secret) = (host, port, networkSecret)

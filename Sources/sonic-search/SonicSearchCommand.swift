@@ -29,6 +29,14 @@ struct SonicSearchCommand: AsyncParsableCommand {
     @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        do {
+            try WireLimits.checkString(keyword.joined(separator: " "), what: "KEYWORD")
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-search", defaultLevel: .warning)
         let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search", secret: try secret.load())
