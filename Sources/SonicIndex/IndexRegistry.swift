@@ -96,7 +96,7 @@ public struct IndexRegistry: Sendable {
             switch self {
             case .unknownSession: "unknown session"
             case .noAddress: "announce a listening port in HELLO before registering files"
-            case .unsafeName(let n): "refused unsafe name \(n.debugDescription)"
+            case .unsafeName(let n): "refused unsafe name \"\(TerminalText.escaped(n))\""
             case .tooManyFiles(let limit): "a peer may register at most \(limit) files"
             }
         }

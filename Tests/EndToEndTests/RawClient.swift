@@ -26,8 +26,15 @@ func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
 /// A blocking TCP client for sending hand-made (and deliberately broken) bytes to a running
 /// server and reading back what it answers. Every read has a timeout.
 final class RawClient {
-    private let fd: Int32
+    let fd: Int32
     private var inbound = ByteBuffer()
+
+    /// Wraps an accepted connection (a fake peer's side); reads time out after `timeoutSeconds`.
+    init(accepted fd: Int32, timeoutSeconds: Int = 5) {
+        self.fd = fd
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
 
     init(_ endpoint: Endpoint, timeoutSeconds: Int = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -49,14 +56,17 @@ final class RawClient {
 
     deinit { close(fd) }
 
-    func send(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    /// Sends all of `bytes`; false once the other side is gone.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
-    func send(_ message: Message) {
+    @discardableResult
+    func send(_ message: Message) -> Bool {
         var buffer = ByteBuffer()
         buffer.writeFrame(message)
-        send(Array(buffer.readableBytesView))
+        return send(Array(buffer.readableBytesView))
     }
 
     /// Closes our sending half (the server sees end of stream).

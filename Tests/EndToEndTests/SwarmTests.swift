@@ -109,8 +109,9 @@ struct SwarmTests {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "8MiB"])
             try await Self.waitForPeers(net, name: "stall.bin", count: 1)
             let manifest = ManifestBuilder.manifest(of: bytes)
-            let staller = try StallingPeer(index: net.indexAddress, file: SharedFile(
-                name: "stall.bin", size: UInt64(bytes.count), contentID: manifest.contentID, fileHash: manifest.fileHash))
+            let staller = try FakePeer(index: net.indexAddress, file: SharedFile(
+                name: "stall.bin", size: UInt64(bytes.count), contentID: manifest.contentID, fileHash: manifest.fileHash),
+                conversation: FakePeer.silent)
             defer { staller.stop() }
             try await Self.waitForPeers(net, name: "stall.bin", count: 2)
             let (status, json, program) = try await net.get("stall.bin", ["--peer-timeout", "1s"], directory: out)

@@ -35,6 +35,14 @@ struct SharedNameTests {
         "",
         "a\0b",
         "\0",
+        // Control characters a terminal acts on (C0, DEL, C1): hostile testing, defect 7.
+        "evil\u{1B}]0;pwned\u{07}.txt",
+        "clear\u{1B}[2J",
+        "row\nforged  1 B  abcd  9",
+        "tab\there",
+        "del\u{7F}",
+        "csi\u{9B}31m",
+        "nel\u{85}",
     ])
     func rejects(name: String) {
         #expect(!SharedName.isSafe(name))

@@ -35,6 +35,17 @@ import Testing
         #expect(found.allSatisfy { !$0.path.contains("outside-") })
     }
 
+    @Test func namesWithControlCharactersAreSkippedAndReported() throws {
+        let (root, outside) = try makeTree()
+        defer { [root, outside].forEach { try? FileManager.default.removeItem(at: $0) } }
+        try Data("e".utf8).write(to: root.appendingPathComponent("evil\u{1B}[2J.txt"))
+        try Data("n".utf8).write(to: root.appendingPathComponent("sub/new\nline"))
+        var refused: [String] = []
+        let found = try FolderScanner(root: root.path).scan { refused.append($0) }
+        #expect(found.map(\.name) == ["a b: c.txt", "in-link", "sub/deeper/ü.txt"])
+        #expect(refused.sorted() == ["evil\u{1B}[2J.txt", "sub/new\nline"])
+    }
+
     @Test func aMissingFolderOrAFileIsRefused() throws {
         #expect(throws: FileError.self) { try FolderScanner(root: "/nonexistent-\(UUID())") }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("f-\(UUID())")

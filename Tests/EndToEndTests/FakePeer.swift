@@ -1,0 +1,104 @@
+import Foundation
+import NIOCore
+import SonicCore
+import SonicWire
+
+/// A scripted peer for fault tests: registers a file with the index as if it shared it, then
+/// runs `conversation` on every downloader that connects (each on its own thread, after the
+/// HELLO/WELCOME handshake). Stopped by ``stop()``; every conversation is bounded by its own
+/// read timeout and the loops in it.
+final class FakePeer: @unchecked Sendable {
+    typealias Conversation = @Sendable (RawClient) -> Void
+
+    let port: Int
+    private let listener: Int32
+    private var indexSession: RawClient?
+
+    init(index: Endpoint, file: SharedFile, conversation: @escaping Conversation) throws {
+        let (listener, port) = loopbackSocket(listening: true)
+        self.listener = listener
+        self.port = port
+        Thread {
+            while true {
+                let fd = accept(listener, nil, nil)
+                if fd < 0 { break }
+                Thread {
+                    let connection = RawClient(accepted: fd, timeoutSeconds: 30)
+                    guard case .hello = connection.receive() else { return }
+                    connection.send(.welcome(Welcome(sessionID: 1)))
+                    conversation(connection)
+                }.start()
+            }
+        }.start()
+        let session = try RawClient(index)
+        session.send(.hello(Hello(role: .seeder, listenPort: UInt16(port), agent: "fake-peer")))
+        guard case .welcome = session.receive() else { throw HarnessError("index did not welcome the fake peer") }
+        session.send(.register([file]))
+        guard case .ok = session.receive() else { throw HarnessError("index did not take the fake registration") }
+        indexSession = session
+    }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        indexSession = nil
+    }
+
+    /// Holds every connection open and silent after the handshake (a stalled seeder).
+    static let silent: Conversation = { connection in
+        while connection.receive() != nil {}
+    }
+
+    /// Serves `manifest` and ranges of `bytes` honestly enough to be believed, whatever they are.
+    static func serving(_ manifest: Manifest, _ bytes: [UInt8]) -> Conversation {
+        { connection in
+            while let message = connection.receive() {
+                switch message {
+                case .manifestRequest(let id):
+                    connection.send(.manifest(id, manifest.canonicalEncoding))
+                case .obtainRange(let r):
+                    var offset = Int(r.offset)
+                    let end = offset + Int(r.length)
+                    while offset < end {
+                        let count = min(WireLimits.maximumBlockLength, end - offset)
+                        let payload = ByteBuffer(bytes: bytes[offset..<offset + count])
+                        connection.send(.data(DataBlock(requestID: r.requestID, encoding: .raw,
+                                                        rawLength: UInt32(count), payload: payload)))
+                        offset += count
+                    }
+                    connection.send(.end(requestID: r.requestID))
+                case .exit:
+                    return
+                default:
+                    continue
+                }
+            }
+        }
+    }
+
+    /// Serves the manifest, then answers the first range with one 1-byte DATA frame every
+    /// `interval` seconds, never END, and ignores CANCEL: keeps a connection busy without
+    /// stalling it. Stops after `drops` frames or when the downloader hangs up.
+    static func dripping(_ manifest: Manifest, _ bytes: [UInt8], interval: Double = 0.1, drops: Int = 600) -> Conversation {
+        { connection in
+            while let message = connection.receive() {
+                switch message {
+                case .manifestRequest(let id):
+                    connection.send(.manifest(id, manifest.canonicalEncoding))
+                case .obtainRange(let r):
+                    for i in 0..<min(drops, Int(r.length)) {
+                        let byte = ByteBuffer(bytes: [bytes[Int(r.offset) + i]])
+                        let block = DataBlock(requestID: r.requestID, encoding: .raw, rawLength: 1, payload: byte)
+                        guard connection.send(.data(block)) else { return }
+                        Thread.sleep(forTimeInterval: interval)
+                    }
+                    return
+                case .exit:
+                    return
+                default:
+                    continue
+                }
+            }
+        }
+    }
+}
