@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "SonicCLI",
             dependencies: [
-                "SonicNet",
+                "SonicNet", "SonicWire", "SonicCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

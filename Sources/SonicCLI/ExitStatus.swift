@@ -3,16 +3,6 @@ import SonicNet
 
 /// Exit codes shared by the programs (README, "Exit codes").
 public enum ExitStatus {
-    /// The exit code for a failure to reach or use the index: refusals of membership get
-    /// their own code, everything else counts as "no index answered".
-    public static func forIndexFailure(_ error: any Error) -> ExitCode {
-        switch error {
-        case SessionError.secretRequired, SessionError.notMember: return notAuthorized
-        case SessionError.remote(let e) where e.code == .notAuthorized: return notAuthorized
-        default: return indexUnavailable
-        }
-    }
-
     /// Nothing matched, or the name is ambiguous without `--hash`.
     public static let notFound = ExitCode(1)
     /// No index answered.

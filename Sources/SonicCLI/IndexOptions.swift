@@ -16,7 +16,8 @@ public struct IndexOptions: ParsableArguments, Sendable {
             "Index address(es), comma-separated: HOST:PORT[,HOST:PORT...]. The first that answers is used.",
             discussion: "Default: $SONIC_INDEX, else 127.0.0.1:5015.",
             valueName: "list"
-        )
+        ),
+        transform: EndpointList.parse
     )
     var index: EndpointList?
 

@@ -34,7 +34,9 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible, Codable {
             host = Substring(s)
             portText = nil
         }
-        guard !host.isEmpty else { return nil }
+        // Host names and addresses only: a URL ("http://h:1"), a path or a user@ part is refused.
+        guard !host.isEmpty, host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:_%".contains($0)) })
+        else { return nil }
         let port: Int
         if let portText {
             guard let p = Int(portText), (0...65535).contains(p) else { return nil }

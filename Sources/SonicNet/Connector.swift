@@ -34,13 +34,7 @@ public struct Connector: Sendable {
                     }
                 }
         } catch {
-            throw SessionError.connectFailed(endpoint, Self.describe(error))
+            throw SessionError.connectFailed(endpoint, NetworkErrorText.reason(error))
         }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let io = error as? IOError { return io.description }
-        if error is ChannelError { return "\(error)" }
-        return String(describing: error)
     }
 }

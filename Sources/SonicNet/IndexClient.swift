@@ -47,7 +47,7 @@ public struct IndexClient: Sendable {
         logger: Logger,
         _ body: @Sendable (inout FrameSession) async throws -> Result
     ) async throws -> Result {
-        var lastError: (any Error)?
+        var failures: [(Endpoint, String)] = []
         for endpoint in indexes {
             do {
                 let channel = try await connector.connect(to: endpoint)
@@ -59,28 +59,41 @@ public struct IndexClient: Sendable {
                     return result
                 }
             } catch let error as SessionError {
-                // A refusal by a live index (version, secret) is an answer, not an outage.
+                // A refusal by a live index (version, secret) is an answer, not an outage; a
+                // peer's port refuses index commands, which says it is not an index at all.
                 switch error {
+                case .remote(let e) where e.code == .unexpectedMessage:
+                    failures.append((endpoint, "a peer answered there, not an index"))
+                    continue
                 case .remote, .secretRequired, .notMember: throw error
                 default: break
                 }
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
-                lastError = error
+                failures.append((endpoint, Self.reason(error)))
             } catch {
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
-                lastError = error
+                failures.append((endpoint, Self.reason(error)))
             }
         }
-        throw IndexUnavailable(indexes: indexes, lastError: lastError.map { String(describing: $0) } ?? "")
+        throw IndexUnavailable(failures: failures)
+    }
+
+    /// Why one index did not answer, without repeating its address.
+    private static func reason(_ error: any Error) -> String {
+        switch error {
+        case SessionError.connectFailed(_, let why): why
+        case SessionError.unexpected(let kind, _): "it answered \(kind): not an index (a seeder's port?)"
+        default: NetworkErrorText.reason(error)
+        }
     }
 }
 
-/// No index in the list answered.
+/// No index in the list answered; why, for each.
 public struct IndexUnavailable: Error, CustomStringConvertible {
-    public var indexes: [Endpoint]
-    public var lastError: String
+    public var failures: [(index: Endpoint, reason: String)]
+    public var indexes: [Endpoint] { failures.map(\.index) }
     public var description: String {
-        let list = indexes.map(\.description).joined(separator: ", ")
-        return "no index answered (\(list))" + (lastError.isEmpty ? "" : ": \(lastError)")
+        if failures.count == 1 { return "cannot reach the index at \(failures[0].index) (\(failures[0].reason))" }
+        return "no index answered: " + failures.map { "\($0.index) (\($0.reason))" }.joined(separator: "; ")
     }
 }

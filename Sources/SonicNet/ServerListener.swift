@@ -51,7 +51,9 @@ public struct ServerListener: Sendable {
         let idleTimeout = TimeAmount(settings.idleTimeout)
         let frameTimeout = TimeAmount(settings.frameTimeout)
         let countsWrites = settings.idleCountsWrites
-        let channel = try await ServerBootstrap(group: group)
+        let channel: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
+        do {
+            channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -64,6 +66,10 @@ public struct ServerListener: Sendable {
                                                    frameTimeout: frameTimeout)
                 }
             }
+        } catch {
+            let inUse = (error as? IOError)?.errnoCode == EADDRINUSE
+            throw ListenFailed(host: host, port: port, reason: NetworkErrorText.reason(error), addressInUse: inUse)
+        }
         let local = channel.channel.localAddress
         let bound = Endpoint(host: local?.ipAddress ?? host, port: local?.port ?? port)
         return ServerListener(channel: channel, boundAddress: bound, limiter: ConnectionLimiter(settings.connections))

@@ -27,8 +27,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .unexpected(let kind, let expecting): "unexpected \(kind) (expected \(expecting))"
         case .idleTimeout(let s): "no data for \(formatFixed(s, decimals: 1))s"
         case .frameTimeout(let s): "a frame took longer than \(formatFixed(s, decimals: 1))s to arrive"
-        case .connectFailed(let endpoint, let why): "cannot connect to \(endpoint): \(why)"
-        case .secretRequired: "this network is members-only: give its secret with --secret-file or SONIC_SECRET"
+        case .connectFailed(let endpoint, let why): "cannot connect to \(endpoint) (\(why))"
+        case .secretRequired: "this network is members-only and we have no secret"
         case .notMember: "the other side does not know our network secret (wrong secret, or an open network)"
         }
     }

@@ -5,9 +5,10 @@ import SonicSwarm
 /// The `--json` summary of a download (README, "sonic-get --json").
 enum DownloadSummary {
     static func json(name: String, path: String, manifest: Manifest, contentID: ContentID,
-                     report: SwarmDownload.Report?, complete: Bool, forged: Bool = false) -> JSONValue {
+                     report: SwarmDownload.Report?, failure: CommandError? = nil, forged: Bool = false) -> JSONValue {
         let peers = report?.peers ?? []
-        return .object([
+        let complete = failure == nil
+        var fields: [(String, JSONValue)] = [
             ("name", .string(name)),
             ("path", .string(path)),
             ("size", .number(Double(manifest.fileSize))),
@@ -32,6 +33,8 @@ enum DownloadSummary {
             ("wire_bytes", .number(Double(report?.wireBytes ?? 0))),
             ("retried_pieces", .number(Double(report?.retriedPieces ?? 0))),
             ("reused_pieces", .number(Double(report?.reusedPieces ?? 0))),
-        ])
+        ]
+        if let failure, case .object(let error) = failure.json { fields += error }
+        return .object(fields)
     }
 }

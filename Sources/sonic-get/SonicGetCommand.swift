@@ -26,7 +26,8 @@ struct SonicGetCommand: AsyncParsableCommand {
             6 refused by a members-only network, 7 the output cannot be written (missing folder, \
             permissions, free space, a symlink at the partial file), 8 forged content (pieces \
             verify, the whole file does not; nothing saved), 130 interrupted.
-            """
+            """,
+        version: SonicVersion.current
     )
 
     @Argument(help: "Name of the file to download.")
@@ -60,7 +61,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     var peerTimeout = DurationText(.seconds(5))
 
     @Option(help: "Accept deflated blocks: auto or never.")
-    var compress = CompressionMode.auto
+    var compress = AcceptCompression.auto
 
     @Option(help: "Limit the download to this many wire bytes per second, e.g. 20MiB (all peers together).")
     var maxDownloadRate: ByteCount?
@@ -86,21 +87,22 @@ struct SonicGetCommand: AsyncParsableCommand {
         guard (1...256).contains(maxPeers) else { throw ValidationError("--max-peers must be 1...256") }
         guard (1...64).contains(requestsPerPeer) else { throw ValidationError("--requests-per-peer must be 1...64") }
         guard peerTimeout.duration > .zero else { throw ValidationError("--peer-timeout must be positive") }
-        guard compress != .always else { throw ValidationError("--compress takes auto or never for downloads") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let rate = maxDownloadRate, rate.bytes == 0 { throw ValidationError("--max-download-rate must be positive") }
     }
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-get", defaultLevel: .warning)
-        let (outcome, signal) = try await runCancellingOnSignal { try await download(logger: logger) }
-        if signal != nil || outcome == nil {
-            if !quiet { ProgressLine.clear() }
-            Console.err("sonic-get: interrupted; the partial download is kept; run the same command to resume")
-            throw ExitStatus.interrupted
-        }
-        if seed, let outcome {
-            try await seedFile(outcome, logger: logger)
+        try await CommandFailure.reporting("sonic-get", json: json) {
+            let (outcome, signal) = try await runCancellingOnSignal { try await download(logger: logger) }
+            if signal != nil || outcome == nil {
+                if !quiet { ProgressLine.clear() }
+                throw CommandError("interrupted; the partial download is kept; run the same command to resume",
+                                   exitCode: ExitStatus.interrupted, code: "interrupted")
+            }
+            if seed, let outcome {
+                try await seedFile(outcome, logger: logger)
+            }
         }
     }
 
@@ -110,34 +112,28 @@ struct SonicGetCommand: AsyncParsableCommand {
         var path: String
     }
 
-    private func fail(_ message: String, _ code: ExitCode) -> ExitCode {
-        Console.err("sonic-get: \(message)")
-        return code
+    private func fail(_ message: String, _ exitCode: ExitCode, _ code: String, jsonPrinted: Bool = false) -> CommandError {
+        CommandError(message, exitCode: exitCode, code: code, jsonPrinted: jsonPrinted)
     }
 
     private func download(logger: Logger) async throws -> Outcome {
         // 1. Who holds NAME?
         let networkSecret = try secret.load()
         let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret)
-        let results: [SearchResult]
-        do {
-            results = try await client.search(.exact, name, logger: logger)
-        } catch {
-            throw fail("\(error)", ExitStatus.forIndexFailure(error))
-        }
+        let results = try await client.search(.exact, name, logger: logger)
         let result: SearchResult
         switch ContentChoice.choose(from: results, hashPrefix: hashPrefix) {
         case .chosen(let r): result = r
         case .notFound:
-            throw fail("no peer shares \(name.debugDescription)", ExitStatus.notFound)
+            throw fail("no peer shares \(name.debugDescription)", ExitStatus.notFound, "not_found")
         case .ambiguous(let candidates):
-            Console.err("sonic-get: \(candidates.count) different contents are shared as \(name.debugDescription); pick one with --hash PREFIX:")
             ResultFormatting.table(candidates).forEach { Console.err("  " + $0) }
-            throw ExitStatus.notFound
+            throw fail("\(candidates.count) different contents are shared as \(name.debugDescription) (listed above); "
+                       + "pick one with --hash PREFIX", ExitStatus.notFound, "ambiguous")
         case .noMatchForHash(let candidates):
-            Console.err("sonic-get: no content of \(name.debugDescription) matches --hash \(hashPrefix ?? ""); shared contents:")
             ResultFormatting.table(candidates).forEach { Console.err("  " + $0) }
-            throw ExitStatus.notFound
+            throw fail("no content of \(name.debugDescription) matches --hash \(hashPrefix ?? "") (shared contents listed above)",
+                       ExitStatus.notFound, "not_found")
         }
         let peers = Array(result.peers.prefix(maxPeers))
 
@@ -152,7 +148,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                 return Outcome(result: result, manifest: m, path: path)
             }
             guard force else {
-                throw fail("\(path) exists with other content; use --force to overwrite", ExitStatus.outputRefused)
+                throw fail("\(path) exists with other content; use --force to overwrite", ExitStatus.outputRefused, "output_exists")
             }
         }
 
@@ -162,10 +158,10 @@ struct SonicGetCommand: AsyncParsableCommand {
             (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, timeout: peerTimeout.duration,
                                                             secret: networkSecret, logger: logger)
         } catch {
-            throw fail("\(error)", ExitStatus.incomplete)
+            throw fail("\(error)", ExitStatus.incomplete, "no_manifest")
         }
         guard manifest.fileSize == result.size else {
-            throw fail("the manifest says \(manifest.fileSize) bytes, the index \(result.size)", ExitStatus.incomplete)
+            throw fail("the manifest says \(manifest.fileSize) bytes, the index \(result.size)", ExitStatus.incomplete, "no_manifest")
         }
 
         // 4. Swarm.
@@ -183,21 +179,23 @@ struct SonicGetCommand: AsyncParsableCommand {
                 progress: showProgress ? Self.drawProgress : nil)
         } catch let incomplete as SwarmDownload.Incomplete {
             if showProgress { ProgressLine.clear() }
-            if json { printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, complete: false) }
             for peer in incomplete.report.peers where peer.lastError != nil {
                 Console.err("sonic-get: peer \(peer.endpoint): \(peer.lastError!)")
             }
-            throw fail("download incomplete: \(incomplete)", ExitStatus.incomplete)
+            let failure = fail("download incomplete: \(incomplete)", ExitStatus.incomplete, "incomplete", jsonPrinted: json)
+            if json { printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, failure: failure) }
+            throw failure
         } catch let forged as SwarmDownload.InconsistentContent {
             if showProgress { ProgressLine.clear() }
+            let failure = fail("\(forged)", ExitStatus.forgedContent, "forged_content", jsonPrinted: json)
             if json {
                 Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest, contentID: result.contentID,
-                                                 report: forged.report, complete: false, forged: true).text)
+                                                 report: forged.report, failure: failure, forged: true).text)
             }
-            throw fail("\(forged)", ExitStatus.forgedContent)
+            throw failure
         } catch let error as FileError {
             if showProgress { ProgressLine.clear() }
-            throw fail("cannot write the download: \(error)", ExitStatus.cannotWrite)
+            throw fail("cannot write the download: \(error)", ExitStatus.cannotWrite, "cannot_write")
         }
         if showProgress { ProgressLine.clear() }
         if json {
@@ -228,9 +226,9 @@ struct SonicGetCommand: AsyncParsableCommand {
     }
 
     private func printJSON(result: SearchResult, manifest: Manifest, path: String, report: SwarmDownload.Report?,
-                           complete: Bool = true) {
+                           failure: CommandError? = nil) {
         Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest,
-                                         contentID: result.contentID, report: report, complete: complete).text)
+                                         contentID: result.contentID, report: report, failure: failure).text)
     }
 
     /// `--seed`: share the finished file until SIGINT/SIGTERM.
@@ -241,7 +239,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         let location = SharedLocation(root: folder, relativePath: url.lastPathComponent)
         var st = stat()
         guard lstat(location.path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            throw fail("\(location.path) is no longer a regular file; not seeding it", ExitStatus.cannotWrite)
+            throw fail("\(location.path) is no longer a regular file; not seeding it", ExitStatus.cannotWrite, "cannot_write")
         }
         let status = try FileStatus.of(path: location.path)
         library.replaceAll([SharedEntry(

@@ -15,7 +15,8 @@ struct SonicIndexCommand: AsyncParsableCommand {
 
             With --port 0 the OS picks a free port; the first line on standard output is always \
             `listening on HOST:PORT`.
-            """
+            """,
+        version: SonicVersion.current
     )
 
     @Option(help: "Address to listen on.")
@@ -46,14 +47,16 @@ struct SonicIndexCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-index", defaultLevel: .info)
-        let server = try await IndexServer.bind(
-            .init(listener: limits.listener(IndexServer.Configuration.defaultListener, host: host, port: port,
-                                            idleTimeout: heartbeatTimeout.duration, secret: try secret.load()),
-                  limits: .init(maximumFilesPerSession: maxFilesPerPeer, maximumResultsPerPage: maxResults)),
-            logger: logger
-        )
-        Console.announceListening(server.boundAddress)
-        logger.info("index listening", metadata: ["address": "\(server.boundAddress)"])
-        try await ServiceRunner.run([server], logger: logger)
+        try await CommandFailure.reporting("sonic-index", json: false) {
+            let server = try await IndexServer.bind(
+                .init(listener: limits.listener(IndexServer.Configuration.defaultListener, host: host, port: port,
+                                                idleTimeout: heartbeatTimeout.duration, secret: try secret.load()),
+                      limits: .init(maximumFilesPerSession: maxFilesPerPeer, maximumResultsPerPage: maxResults)),
+                logger: logger
+            )
+            Console.announceListening(server.boundAddress)
+            logger.info("index listening", metadata: ["address": "\(server.boundAddress)"])
+            try await ServiceRunner.run([server], logger: logger)
+        }
     }
 }

@@ -13,7 +13,8 @@ struct SonicSearchCommand: AsyncParsableCommand {
             every file in the network. Results are grouped by content: one line per distinct \
             content, with the number of peers that hold it. Exits 1 when nothing matches, 3 when no \
             index answered, 6 when a members-only network refused us.
-            """
+            """,
+        version: SonicVersion.current
     )
 
     @Argument(help: "Words to look for in file names (none: list everything).")
@@ -39,26 +40,22 @@ struct SonicSearchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-search", defaultLevel: .warning)
-        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search", secret: try secret.load())
-        let query = keyword.joined(separator: " ")
-        let results: [SearchResult]
-        do {
-            results = try await client.search(exact ? .exact : .keyword, query, logger: logger)
-        } catch {
-            Console.err("sonic-search: \(error)")
-            throw ExitStatus.forIndexFailure(error)
+        try await CommandFailure.reporting("sonic-search", json: json) {
+            let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search", secret: try secret.load())
+            let query = keyword.joined(separator: " ")
+            let results = try await client.search(exact ? .exact : .keyword, query, logger: logger)
+            if json {
+                Console.out(JSONValue.object([
+                    ("query", .string(query)),
+                    ("count", .number(Double(results.count))),
+                    ("results", .array(results.map(ResultFormatting.json))),
+                ]).text)
+            } else if results.isEmpty {
+                Console.err(query.isEmpty ? "the network shares no files" : "no file matches \(query.debugDescription)")
+            } else {
+                ResultFormatting.table(results).forEach(Console.out)
+            }
+            if results.isEmpty { throw ExitCode(1) }
         }
-        if json {
-            Console.out(JSONValue.object([
-                ("query", .string(query)),
-                ("count", .number(Double(results.count))),
-                ("results", .array(results.map(ResultFormatting.json))),
-            ]).text)
-        } else if results.isEmpty {
-            Console.err(query.isEmpty ? "the network shares no files" : "no file matches \(query.debugDescription)")
-        } else {
-            ResultFormatting.table(results).forEach(Console.out)
-        }
-        if results.isEmpty { throw ExitCode(1) }
     }
 }

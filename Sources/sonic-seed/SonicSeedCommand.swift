@@ -15,7 +15,8 @@ struct SonicSeedCommand: AsyncParsableCommand {
             and anything that leads outside FOLDER (symlinks out of it) are never shared.
 
             The first line on standard output is `listening on HOST:PORT`.
-            """
+            """,
+        version: SonicVersion.current
     )
 
     @Argument(help: "The folder to share.")
@@ -68,30 +69,32 @@ struct SonicSeedCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-seed", defaultLevel: .info)
-        let scanner = try FolderScanner(root: folder)
-        let cachePath = noCache ? nil : ManifestCache.defaultPath(forFolder: scanner.realRoot, stateDirectory: stateDir)
-        let networkSecret = try secret.load()
-        let library = SharedLibrary()
-        let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
-                                    probe: BlockEncodingPolicy.probe)
-        let server = try await PeerServer.bind(
-            .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
-                                            idleTimeout: idleTimeout.duration, secret: networkSecret),
-                  blockEncoding: .init(mode: .init(compress), level: Int32(level)),
-                  maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
-            library: library, logger: logger,
-            contentChanged: { _ in indexer.requestRescan() })
-        Console.announceListening(server.boundAddress)
-        let seeder = Seeder(
-            configuration: .init(indexes: try index.endpoints(), heartbeatInterval: heartbeat.duration,
-                                 rescanInterval: rescan.duration, secret: networkSecret),
-            server: server, indexer: indexer, logger: logger)
-        if let outcome = try await seeder.rescanNow() {
-            logger.info("sharing \(outcome.files) file(s)", metadata: [
-                "folder": "\(folder)", "hashed": "\(outcome.hashed)", "from-cache": "\(outcome.files - outcome.hashed)",
-            ])
+        try await CommandFailure.reporting("sonic-seed", json: false) {
+            let scanner = try FolderScanner(root: folder)
+            let cachePath = noCache ? nil : ManifestCache.defaultPath(forFolder: scanner.realRoot, stateDirectory: stateDir)
+            let networkSecret = try secret.load()
+            let library = SharedLibrary()
+            let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
+                                        probe: BlockEncodingPolicy.probe)
+            let server = try await PeerServer.bind(
+                .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
+                                                idleTimeout: idleTimeout.duration, secret: networkSecret),
+                      blockEncoding: .init(mode: .init(compress), level: Int32(level)),
+                      maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
+                library: library, logger: logger,
+                contentChanged: { _ in indexer.requestRescan() })
+            Console.announceListening(server.boundAddress)
+            let seeder = Seeder(
+                configuration: .init(indexes: try index.endpoints(), heartbeatInterval: heartbeat.duration,
+                                     rescanInterval: rescan.duration, secret: networkSecret),
+                server: server, indexer: indexer, logger: logger)
+            if let outcome = try await seeder.rescanNow() {
+                logger.info("sharing \(outcome.files) file(s)", metadata: [
+                    "folder": "\(folder)", "hashed": "\(outcome.hashed)", "from-cache": "\(outcome.files - outcome.hashed)",
+                ])
+            }
+            try await ServiceRunner.run([seeder], logger: logger)
         }
-        try await ServiceRunner.run([seeder], logger: logger)
     }
 }
 
