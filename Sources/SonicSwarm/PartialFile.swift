@@ -119,10 +119,8 @@ public final class PartialFile: Sendable {
         guard fdatasync(descriptor) == 0 else { throw FileError(path: path, errno: errno) }
     }
 
-    /// The pieces of `manifest` among `candidates` (in increasing order) whose bytes in this file
-    /// hash right; `verified` sees each good piece's bytes as it is found.
-    public func verifiedPieces(of manifest: Manifest, candidates: [Int],
-                               verified: (Int, UnsafeRawBufferPointer) throws -> Void = { _, _ in }) rethrows -> [Int] {
+    /// The pieces of `manifest` among `candidates` whose bytes in this file hash right.
+    public func verifiedPieces(of manifest: Manifest, candidates: [Int]) -> [Int] {
         var good: [Int] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: manifest.pieceSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -130,10 +128,7 @@ public final class PartialFile: Sendable {
             let length = manifest.length(ofPiece: piece)
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
             guard let n = try? read(into: slice, at: manifest.range(ofPiece: piece).lowerBound), n == length else { continue }
-            if SHA256Hash.of(UnsafeRawBufferPointer(slice)) == manifest.pieceHashes[piece] {
-                good.append(piece)
-                try verified(piece, UnsafeRawBufferPointer(slice))
-            }
+            if SHA256Hash.of(UnsafeRawBufferPointer(slice)) == manifest.pieceHashes[piece] { good.append(piece) }
         }
         return good
     }

@@ -106,7 +106,7 @@ public enum SwarmDownload {
         let file = try PartialFile(targetPath: targetPath, size: manifest.fileSize)
         let recordPath = ResumeRecord.path(for: targetPath)
         let wholeFile = WholeFileHasher(manifest: manifest)
-        let reused = try resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
+        let reused = resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
                                          wholeFile: wholeFile)
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
@@ -199,11 +199,11 @@ public enum SwarmDownload {
     /// for this content, says which pieces to check; without one every piece is checked.
     /// Each good piece also goes into the whole-file hash.
     static func resumablePieces(contentID: ContentID, manifest: Manifest, file: PartialFile, recordPath: String,
-                                wholeFile: WholeFileHasher) throws -> [Int] {
+                                wholeFile: WholeFileHasher) -> [Int] {
         guard file.existed else { return [] }
         let claimed = ResumeRecord.load(from: recordPath)?.verifiedPieces(for: contentID, pieceCount: manifest.pieceCount)
-        return try file.verifiedPieces(of: manifest, candidates: claimed ?? Array(0..<manifest.pieceCount)) { piece, bytes in
-            try wholeFile.pieceVerified(piece, bytes: bytes, file: file)
-        }
+        let good = file.verifiedPieces(of: manifest, candidates: claimed ?? Array(0..<manifest.pieceCount))
+        for piece in good { wholeFile.pieceVerified(piece, file: file) }
+        return good
     }
 }

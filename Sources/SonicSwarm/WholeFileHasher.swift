@@ -1,4 +1,5 @@
 import Crypto
+import Dispatch
 import SonicCore
 import Synchronization
 
@@ -9,60 +10,62 @@ import Synchronization
 /// manifest can pair a genuine file's SHA-256 with piece hashes of other bytes, so the file
 /// is committed only when this hash matches.
 ///
-/// SHA-256 runs front to back, so this follows the verified prefix: a piece that extends it
-/// is hashed from the bytes just verified (still in cache); one that arrives ahead of the
-/// prefix is read back from the partial file when the prefix reaches it. Every byte is hashed
-/// once more in all, spread over the download instead of a pass at the end.
+/// SHA-256 runs front to back, so this follows the verified prefix: whenever the prefix
+/// grows, the new pieces are read back from the partial file (from the page cache, just
+/// written) and hashed. The work runs on a serial dispatch queue of its own, so it overlaps
+/// the download instead of holding up the peer tasks or the concurrency pool; ``finish(file:)``
+/// waits for it.
 final class WholeFileHasher: Sendable {
     private struct State {
         var hasher = SHA256()
         /// The first piece not yet in the hash.
         var next = 0
-        /// Verified pieces ahead of `next`, waiting to be read back.
+        /// Verified pieces ahead of `next`, waiting for the prefix to reach them.
         var ahead: Set<Int> = []
+        /// A read-back failure, reported by `finish`.
+        var failure: FileError?
     }
 
     private let manifest: Manifest
     private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "sonic-share.whole-file-hash")
 
     init(manifest: Manifest) {
         self.manifest = manifest
     }
 
-    /// Records that `piece` is verified, with its bytes, and hashes whatever the prefix now
-    /// reaches. Holding the lock while hashing keeps the order; peers that verify at the same
-    /// moment wait for at most the pieces that became contiguous.
-    func pieceVerified(_ piece: Int, bytes: UnsafeRawBufferPointer, file: PartialFile) throws {
-        try state.withLock { s in
-            guard piece == s.next else {
-                if piece > s.next { s.ahead.insert(piece) }
-                return
+    /// Records that `piece` is verified and written to `file`; hashing follows on the queue.
+    func pieceVerified(_ piece: Int, file: PartialFile) {
+        queue.async { [self] in
+            state.withLock { s in
+                if piece >= s.next { s.ahead.insert(piece) }
+                catchUp(&s, file: file)
             }
-            s.hasher.update(bufferPointer: bytes)
-            s.next += 1
-            try catchUp(&s, file: file)
         }
     }
 
-    /// The whole-file digest, reading back any verified pieces not yet hashed; nil if some
-    /// piece is still missing.
+    /// The whole-file digest once every piece is in; nil if some piece is still missing.
     func finish(file: PartialFile) throws -> SHA256Hash? {
-        try state.withLock { s in
-            try catchUp(&s, file: file)
-            return s.next == manifest.pieceCount ? SHA256Hash(s.hasher.finalize()) : nil
+        try queue.sync {
+            try state.withLock { s in
+                catchUp(&s, file: file)
+                if let failure = s.failure { throw failure }
+                return s.next == manifest.pieceCount ? SHA256Hash(s.hasher.finalize()) : nil
+            }
         }
     }
 
-    private func catchUp(_ s: inout State, file: PartialFile) throws {
-        guard s.ahead.contains(s.next) else { return }
+    private func catchUp(_ s: inout State, file: PartialFile) {
+        guard s.failure == nil, s.ahead.contains(s.next) else { return }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: manifest.pieceSize, alignment: 16)
         defer { buffer.deallocate() }
         while s.ahead.remove(s.next) != nil {
             let length = manifest.length(ofPiece: s.next)
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-            let read = try file.read(into: slice, at: manifest.range(ofPiece: s.next).lowerBound)
+            let read = try? file.read(into: slice, at: manifest.range(ofPiece: s.next).lowerBound)
             guard read == length else {
-                throw FileError(path: file.path, message: "shorter than its verified pieces")
+                s.failure = FileError(path: file.path, message: "cannot read back verified piece \(s.next)")
+                return
             }
             s.hasher.update(bufferPointer: UnsafeRawBufferPointer(slice))
             s.next += 1

@@ -49,30 +49,33 @@ final class FakePeer: @unchecked Sendable {
         while connection.receive() != nil {}
     }
 
-    /// Serves `manifest` and ranges of `bytes` honestly enough to be believed, whatever they are.
-    static func serving(_ manifest: Manifest, _ bytes: [UInt8]) -> Conversation {
+    /// Answers MANIFEST with `manifest` and each OBTAIN-RANGE with `range` until EXIT or hang-up;
+    /// `range` returns false to end the conversation.
+    static func answering(_ manifest: Manifest, range: @escaping @Sendable (RawClient, RangeRequest) -> Bool) -> Conversation {
         { connection in
             while let message = connection.receive() {
                 switch message {
-                case .manifestRequest(let id):
-                    connection.send(.manifest(id, manifest.canonicalEncoding))
-                case .obtainRange(let r):
-                    var offset = Int(r.offset)
-                    let end = offset + Int(r.length)
-                    while offset < end {
-                        let count = min(WireLimits.maximumBlockLength, end - offset)
-                        let payload = ByteBuffer(bytes: bytes[offset..<offset + count])
-                        connection.send(.data(DataBlock(requestID: r.requestID, encoding: .raw,
-                                                        rawLength: UInt32(count), payload: payload)))
-                        offset += count
-                    }
-                    connection.send(.end(requestID: r.requestID))
-                case .exit:
-                    return
-                default:
-                    continue
+                case .manifestRequest(let id): connection.send(.manifest(id, manifest.canonicalEncoding))
+                case .obtainRange(let r): if !range(connection, r) { return }
+                case .exit: return
+                default: continue
                 }
             }
+        }
+    }
+
+    /// Serves `manifest` and ranges of `bytes` honestly enough to be believed, whatever they are.
+    static func serving(_ manifest: Manifest, _ bytes: [UInt8]) -> Conversation {
+        answering(manifest) { connection, r in
+            var offset = Int(r.offset)
+            let end = offset + Int(r.length)
+            while offset < end {
+                let count = min(WireLimits.maximumBlockLength, end - offset)
+                let payload = ByteBuffer(bytes: bytes[offset..<offset + count])
+                connection.send(.data(DataBlock(requestID: r.requestID, encoding: .raw, rawLength: UInt32(count), payload: payload)))
+                offset += count
+            }
+            return connection.send(.end(requestID: r.requestID))
         }
     }
 
@@ -80,25 +83,14 @@ final class FakePeer: @unchecked Sendable {
     /// `interval` seconds, never END, and ignores CANCEL: keeps a connection busy without
     /// stalling it. Stops after `drops` frames or when the downloader hangs up.
     static func dripping(_ manifest: Manifest, _ bytes: [UInt8], interval: Double = 0.1, drops: Int = 600) -> Conversation {
-        { connection in
-            while let message = connection.receive() {
-                switch message {
-                case .manifestRequest(let id):
-                    connection.send(.manifest(id, manifest.canonicalEncoding))
-                case .obtainRange(let r):
-                    for i in 0..<min(drops, Int(r.length)) {
-                        let byte = ByteBuffer(bytes: [bytes[Int(r.offset) + i]])
-                        let block = DataBlock(requestID: r.requestID, encoding: .raw, rawLength: 1, payload: byte)
-                        guard connection.send(.data(block)) else { return }
-                        Thread.sleep(forTimeInterval: interval)
-                    }
-                    return
-                case .exit:
-                    return
-                default:
-                    continue
-                }
+        answering(manifest) { connection, r in
+            for i in 0..<min(drops, Int(r.length)) {
+                let byte = ByteBuffer(bytes: [bytes[Int(r.offset) + i]])
+                guard connection.send(.data(DataBlock(requestID: r.requestID, encoding: .raw, rawLength: 1, payload: byte)))
+                else { return false }
+                Thread.sleep(forTimeInterval: interval)
             }
+            return false
         }
     }
 }
