@@ -1,14 +1,42 @@
+import Foundation
 import ArgumentParser
 import SonicCore
 
 extension ByteCount: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
     public var defaultValueDescription: String { description.replacingSpaces() }
+
+    /// What a size or rate option accepts (README, "Sizes, rates and durations").
+    public static let acceptedForms = "a number of bytes with an optional unit: 4096, 500K or 500KiB, 20M or 20MiB, "
+        + "1G or 1GiB (powers of 1024), 500KB, 20MB, 1GB (powers of 1000); rates may end in /s"
+
+    /// Parses an option's value, with an error that lists the accepted forms. Options that
+    /// take it use `parsing: .unconditional`, so `-5` reaches here instead of reading as a flag.
+    public static func argument(_ text: String) throws -> ByteCount {
+        guard let value = ByteCount(parsing: text) else {
+            let why = text.trimmingCharacters(in: .whitespaces).hasPrefix("-") ? "must not be negative"
+                : "is not a size"
+            throw ValidationError("\(text.debugDescription) \(why); use \(acceptedForms)")
+        }
+        return value
+    }
 }
 
 extension DurationText: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
     public var defaultValueDescription: String { description }
+
+    public static let acceptedForms = "a number with an optional unit: 500ms, 15s, 2m, 1h (no unit: seconds)"
+
+    /// Parses an option's value, with an error that lists the accepted forms.
+    public static func argument(_ text: String) throws -> DurationText {
+        guard let value = DurationText(parsing: text) else {
+            let why = text.trimmingCharacters(in: .whitespaces).hasPrefix("-") ? "must not be negative"
+                : "is not a duration"
+            throw ValidationError("\(text.debugDescription) \(why); use \(acceptedForms)")
+        }
+        return value
+    }
 }
 
 /// `--index a:5015,b:5016`: one or more index endpoints.

@@ -1,7 +1,9 @@
 /// A number of bytes, written by people as `20MiB`, `500KiB`, `1.5GB` or `4096`.
 ///
-/// Binary units (KiB, MiB, GiB, TiB) are powers of 1024; decimal units (KB, MB, GB, TB)
-/// powers of 1000; `K`, `M`, `G` alone are read as binary, as curl and aria2 do.
+/// One rule, case-insensitive: a unit with an `i` (KiB, MiB, GiB, TiB) or a bare letter (K, M,
+/// G, T, as curl and aria2 read them) is a power of 1024; a unit with `B` alone (KB, MB, GB,
+/// TB) is a power of 1000, as SI says. A rate may end in `/s`. Whitespace between the number
+/// and the unit is allowed. A value is rounded to whole bytes; one below a byte is refused.
 public struct ByteCount: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var bytes: UInt64
 
@@ -33,7 +35,9 @@ public struct ByteCount: Hashable, Sendable, Comparable, CustomStringConvertible
         guard !s.isEmpty, s.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
               let value = Double(s), value >= 0
         else { return nil }
-        let total = (value * factor).rounded()
+        let exact = value * factor
+        guard exact == 0 || exact >= 1 else { return nil }
+        let total = exact.rounded()
         guard total < 1.8e19 else { return nil }
         self.bytes = UInt64(total)
     }
@@ -69,7 +73,7 @@ public func formatFixed(_ value: Double, decimals: Int) -> String {
     return "\(sign)\(whole).\(fracText)"
 }
 
-/// A time span written as `15s`, `500ms`, `2m`, `1h` or a bare number of seconds.
+/// A time span written as `15s`, `500ms`, `2m`, `1h`, `10 s` or a bare number of seconds.
 public struct DurationText: Hashable, Sendable, CustomStringConvertible {
     public var duration: Duration
 
@@ -83,6 +87,7 @@ public struct DurationText: Hashable, Sendable, CustomStringConvertible {
             s.removeLast(suffix.count)
             break
         }
+        s = s.trimmingWhitespace()
         guard !s.isEmpty, s.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
               let value = Double(s), value >= 0, value * factor < 1e9
         else { return nil }

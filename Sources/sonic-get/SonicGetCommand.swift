@@ -57,13 +57,13 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Option(help: "Requests (pieces) kept in flight per peer (1...64). More helps on high-latency links; each costs a piece of memory.")
     var requestsPerPeer = 2
 
-    @Option(help: "Drop a peer that owes data and sends nothing for this long.")
+    @Option(parsing: .unconditional, help: "Drop a peer that owes data and sends nothing for this long.", transform: DurationText.argument)
     var peerTimeout = DurationText(.seconds(5))
 
     @Option(help: "Accept deflated blocks: auto or never.")
     var compress = AcceptCompression.auto
 
-    @Option(help: "Limit the download to this many wire bytes per second, e.g. 20MiB (all peers together).")
+    @Option(parsing: .unconditional, help: "Limit the download to this many wire bytes per second, e.g. 20MiB (all peers together).", transform: ByteCount.argument)
     var maxDownloadRate: ByteCount?
 
     @Flag(help: "Keep running after the download and share the file with the network.")

@@ -66,4 +66,16 @@ struct ReadableErrorTests {
         let (status, _) = try await Self.run("sonic-get", ["x", "--compress", "always"])
         #expect(status == 64)
     }
+
+    @Test func badSizesAndDurationsListTheAcceptedForms() async throws {
+        for (option, value, says) in [("--max-download-rate", "-5", "must not be negative"),
+                                      ("--max-download-rate", "abc", "20M or 20MiB"),
+                                      ("--max-download-rate", "0.5", "is not a size"),
+                                      ("--peer-timeout", "-1", "must not be negative"),
+                                      ("--peer-timeout", "soon", "500ms, 15s")] {
+            let (status, p) = try await Self.run("sonic-get", ["x", option, value, "--index", "127.0.0.1:1"])
+            #expect(status == 64, "\(option) \(value)")
+            #expect(p.stderr.contains(says), "\(option) \(value): \(p.stderr)")
+        }
+    }
 }

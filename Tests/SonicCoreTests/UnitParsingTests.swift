@@ -24,13 +24,19 @@ struct ByteCountTests {
         (" 1.5 GB ", 1_500_000_000),
         ("10MBps", 10_000_000),
         ("1.5", 2),  // whole bytes, rounded
+        // One rule: an "i" or a bare letter is binary, "B" alone is decimal (SI).
+        ("20m", 20_971_520),
+        ("20mb", 20_000_000),
+        ("20mib", 20_971_520),
+        ("20 MiB", 20_971_520),
     ] as [(String, UInt64)])
     func parses(text: String, bytes: UInt64) {
         #expect(ByteCount(parsing: text) == ByteCount(bytes))
     }
 
     @Test(arguments: ["-1", "abc", "", " ", "12XB", "MiB", "1..5MB", ".", "1e3", "0x10", "5 MiB MiB", "/s",
-                      "1,5MB", "+5", "20MiB/h", "99999999999TiB"])
+                      "1,5MB", "+5", "20MiB/h", "99999999999TiB",
+                      "0.5", "0.2B"])  // below one byte: not a size (was read as 1 byte)
     func rejects(text: String) {
         #expect(ByteCount(parsing: text) == nil)
     }
@@ -86,6 +92,8 @@ struct DurationTextTests {
         ("0", .zero),
         (" 10S ", .seconds(10)),
         ("0.25m", .seconds(15)),
+        ("10 s", .seconds(10)),  // a space before the unit, as sizes allow
+        ("500 ms", .milliseconds(500)),
     ] as [(String, Duration)])
     func parses(text: String, duration: Duration) {
         #expect(DurationText(parsing: text)?.duration == duration)
