@@ -33,4 +33,17 @@ public enum PositionalIO {
             done += n
         }
     }
+
+    /// Writes all of `bytes` to a stream (a pipe, a terminal) at its current position.
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, errno: errno)
+            }
+            done += n
+        }
+    }
 }

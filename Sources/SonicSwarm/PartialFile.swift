@@ -41,6 +41,10 @@ public final class PartialFile: Sendable {
             Glibc.close(fd)
             throw FileError(path: path, message: "is not a regular file; refusing to write into it")
         }
+        if let holder = Self.lockExclusively(fd) {
+            Glibc.close(fd)
+            throw Busy(targetPath: targetPath, processID: holder)
+        }
         self.existed = UInt64(st.st_size) == size && size > 0
         do {
             try Self.reserve(fd, size: size, allocatedBytes: UInt64(st.st_blocks) * 512, folder: folder)
@@ -50,6 +54,31 @@ public final class PartialFile: Sendable {
             throw error
         }
         self.descriptor = fd
+    }
+
+    /// Another `sonic-get` is writing the same target.
+    public struct Busy: Error, CustomStringConvertible {
+        public var targetPath: String
+        /// The process holding the lock, when the system says (0 if unknown).
+        public var processID: Int32
+        public var description: String {
+            "\(targetPath) is already being downloaded" + (processID > 0 ? " by PID \(processID)" : " by another process")
+        }
+    }
+
+    /// Takes a write lock on the whole file (`fcntl` record lock, released when the process
+    /// exits however it ends); returns the holder's PID if another process has it.
+    private static func lockExclusively(_ fd: Int32) -> Int32? {
+        var lock = flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        guard fcntl(fd, F_SETLK, &lock) != 0 else { return nil }
+        guard errno == EACCES || errno == EAGAIN else { return nil }  // no locking here: go on unlocked
+        var probe = flock()
+        probe.l_type = Int16(F_WRLCK)
+        probe.l_whence = Int16(SEEK_SET)
+        _ = fcntl(fd, F_GETLK, &probe)
+        return probe.l_type == Int16(F_UNLCK) ? 0 : probe.l_pid
     }
 
     /// Sizes the file to `size` and reserves its blocks, so a full disk fails here, not halfway
@@ -91,9 +120,32 @@ public final class PartialFile: Sendable {
         sibling(of: target, suffix: ".sonic-part")
     }
 
+    /// `.<base><suffix>` beside the target. A file name holds at most 255 bytes, so for a long
+    /// base name (whose hidden names, with `.sonic-resume.tmp`, would not fit) the base is
+    /// cut on a character boundary and tagged with a hash of the whole base, which keeps
+    /// names of different targets apart.
     static func sibling(of target: String, suffix: String) -> String {
         let (directory, base) = split(target)
-        return directory + "." + base + suffix
+        return directory + "." + stem(of: base) + suffix
+    }
+
+    static let maximumNameLength = 255
+    /// The longest suffix a hidden sibling gets (the resume record's temporary file).
+    static let longestSuffix = ".sonic-resume.tmp"
+
+    static func stem(of base: String) -> String {
+        guard 1 + base.utf8.count + longestSuffix.utf8.count > maximumNameLength else { return base }
+        let tag = String(SHA256Hash.of(Array(base.utf8)).hex.prefix(12))
+        let room = maximumNameLength - 1 - longestSuffix.utf8.count - 1 - tag.utf8.count
+        var prefix = ""
+        var used = 0
+        for scalar in base.unicodeScalars {
+            let width = String(scalar).utf8.count
+            guard used + width <= room else { break }
+            prefix.unicodeScalars.append(scalar)
+            used += width
+        }
+        return prefix + "~" + tag
     }
 
     /// (folder with trailing slash or empty, base name)

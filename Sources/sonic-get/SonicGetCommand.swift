@@ -36,7 +36,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     @OptionGroup var index: IndexOptions
     @OptionGroup var secret: SecretOptions
 
-    @Option(name: .shortAndLong, help: "Where to save (a file path, or an existing folder). Default: the name's last component in the current folder.")
+    @Option(name: .shortAndLong, help: "Where to save (a file path, an existing folder, or - for standard output once the whole file is verified). Default: the name's last component in the current folder.")
     var output: String?
 
     @Option(name: .customLong("hash"), help: "Pick the content whose id or SHA-256 starts with this prefix (when a name is shared with different contents).")
@@ -88,6 +88,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         guard (1...64).contains(requestsPerPeer) else { throw ValidationError("--requests-per-peer must be 1...64") }
         guard peerTimeout.duration > .zero else { throw ValidationError("--peer-timeout must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        if toStandardOutput && json { throw ValidationError("-o - writes the file to standard output; --json cannot share it") }
+        if toStandardOutput && seed { throw ValidationError("-o - keeps no file to --seed") }
         if let rate = maxDownloadRate, rate.bytes == 0 { throw ValidationError("--max-download-rate must be positive") }
     }
 
@@ -105,6 +107,10 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
     }
+
+    /// `-o -`: download into a private temporary folder, then copy the verified file to
+    /// standard output and delete it (nothing unverified ever reaches the pipe).
+    private var toStandardOutput: Bool { output == "-" }
 
     private struct Outcome: Sendable {
         var result: SearchResult
@@ -138,6 +144,18 @@ struct SonicGetCommand: AsyncParsableCommand {
         let peers = Array(result.peers.prefix(maxPeers))
 
         // 2. Where to, and is that allowed?
+        if toStandardOutput {
+            let folder = try TemporaryFolder(prefix: "sonic-get")
+            defer { folder.remove() }
+            let path = folder.path + "/" + SharedName.baseName(result.name)
+            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, logger: logger)
+            do {
+                try StandardOutput.copy(fileAt: path)
+            } catch {
+                throw fail("cannot write to standard output: \(error)", ExitStatus.cannotWrite, "cannot_write")
+            }
+            return outcome
+        }
         let path = targetPath(for: result)
         if let existing = try? ReadOnlyFile(path: path) {
             let status = try? existing.status()
@@ -152,6 +170,12 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
 
+        return try await fetch(result, peers: peers, to: path, secret: networkSecret, logger: logger)
+    }
+
+    /// Steps 3 and 4: the manifest, then the swarm into `path`.
+    private func fetch(_ result: SearchResult, peers: [Endpoint], to path: String, secret networkSecret: NetworkSecret?,
+                       logger: Logger) async throws -> Outcome {
         // 3. The manifest, checked against the content id.
         let manifest: Manifest
         do {
@@ -196,6 +220,9 @@ struct SonicGetCommand: AsyncParsableCommand {
         } catch let error as FileError {
             if showProgress { ProgressLine.clear() }
             throw fail("cannot write the download: \(error)", ExitStatus.cannotWrite, "cannot_write")
+        } catch let busy as PartialFile.Busy {
+            if showProgress { ProgressLine.clear() }
+            throw fail("\(busy)", ExitStatus.cannotWrite, "busy")
         }
         if showProgress { ProgressLine.clear() }
         if json {
@@ -254,5 +281,38 @@ struct SonicGetCommand: AsyncParsableCommand {
         let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret),
                             server: server, indexer: nil, logger: logger)
         try await ServiceRunner.run([seeder], logger: logger)
+    }
+}
+
+/// A private folder under `$TMPDIR` (mode 0700), removed with everything in it.
+struct TemporaryFolder {
+    let path: String
+
+    init(prefix: String) throws {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        var template = Array((base + "/" + prefix + "-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw FileError(path: base, errno: errno) }
+        path = String(cString: made)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Copies a finished file to standard output in 1 MiB chunks.
+enum StandardOutput {
+    static func copy(fileAt path: String) throws {
+        let file = try ReadOnlyFile(path: path)
+        defer { file.close() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset: UInt64 = 0
+        while true {
+            let n = try file.read(into: buffer, at: offset)
+            if n == 0 { return }
+            try PositionalIO.writeAll(STDOUT_FILENO, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: "standard output")
+            offset += UInt64(n)
+        }
     }
 }

@@ -99,6 +99,8 @@ final class Program: @unchecked Sendable {
 
     var pid: Int32 { process.processIdentifier }
     var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
+    /// Standard output as bytes (a file streamed with `-o -`).
+    var stdoutBytes: Data { lock.withLock { stdoutData } }
     var stderr: String { lock.withLock { String(decoding: stderrData, as: UTF8.self) } }
 
     /// Waits (bounded) for the `listening on HOST:PORT` line and returns the address.
