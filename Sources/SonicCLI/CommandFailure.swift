@@ -55,6 +55,11 @@ public enum CommandFailure {
         case let unavailable as IndexUnavailable:
             return CommandError("\(unavailable); is sonic-index running there? (--index or \(IndexOptions.environmentVariable))",
                                 exitCode: ExitStatus.indexUnavailable, code: "index_unavailable")
+        case let refused as IndexRefused where refused.isMembership:
+            return CommandError("\(refused); check --secret-file or SONIC_SECRET",
+                                exitCode: ExitStatus.notAuthorized, code: "not_authorized")
+        case let refused as IndexRefused:
+            return CommandError("\(refused); check --index or SONIC_INDEX", exitCode: ExitCode.failure, code: "index_refused")
         case SessionError.secretRequired:
             return CommandError("\(SessionError.secretRequired): give its secret with --secret-file or SONIC_SECRET",
                                 exitCode: ExitStatus.notAuthorized, code: "not_authorized")

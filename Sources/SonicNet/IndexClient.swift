@@ -97,3 +97,41 @@ public struct IndexUnavailable: Error, CustomStringConvertible {
         return "no index answered: " + failures.map { "\($0.index) (\($0.reason))" }.joined(separator: "; ")
     }
 }
+
+/// An index refused this peer in a way that retrying cannot change.
+public struct IndexRefused: Error, CustomStringConvertible {
+    public var index: Endpoint
+    public var reason: SessionError
+
+    public init(index: Endpoint, reason: SessionError) {
+        self.index = index
+        self.reason = reason
+    }
+
+    /// A members-only refusal (no secret, or another one), as opposed to a wrong address.
+    public var isMembership: Bool {
+        switch reason {
+        case .secretRequired, .notMember: true
+        case .remote(let e): e.code == .notAuthorized
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch reason {
+        case .remote(let e) where e.code == .unexpectedMessage:
+            "\(index) is not an index (a peer answered there: \(e.message))"
+        default:
+            "the index at \(index) refused this peer: \(reason)"
+        }
+    }
+
+    /// True for answers that a retry would get again.
+    public static func isRefusal(_ error: SessionError) -> Bool {
+        switch error {
+        case .secretRequired, .notMember: true
+        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage].contains(e.code)
+        default: false
+        }
+    }
+}

@@ -36,18 +36,24 @@ public struct IndexAnnouncer: Sendable {
         self.logger = logger
     }
 
-    /// Runs until graceful shutdown or cancellation.
-    public func run() async {
+    /// Runs until graceful shutdown or cancellation. An outage (no answer, a dropped
+    /// connection) is retried every ``reconnectDelay`` and logged once when it starts and once
+    /// when it ends. A refusal (members-only without our secret, another protocol version,
+    /// a peer's port instead of an index) would be refused again: it ends the run with
+    /// ``IndexRefused``.
+    public func run() async throws {
         var announcedOutage = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await session(onConnected: {
+                try await session(onRegistered: {
                     if announcedOutage { logger.notice("index is back") }
                     announcedOutage = false
                 })
                 return
             } catch is CancellationError {
                 return
+            } catch let error as SessionError where IndexRefused.isRefusal(error) {
+                throw IndexRefused(index: index, reason: error)
             } catch {
                 if !announcedOutage {
                     logger.warning("index unavailable; retrying every \(reconnectDelay)", metadata: ["error": "\(error)"])
@@ -58,14 +64,16 @@ public struct IndexAnnouncer: Sendable {
         }
     }
 
-    private func session(onConnected: () -> Void) async throws {
+    /// One connection's life. `onRegistered` runs once the index took the first registration:
+    /// a handshake alone does not prove it is an index that will keep us.
+    private func session(onRegistered: () -> Void) async throws {
         let channel = try await connector.connect(to: index)
         try await channel.executeThenClose { inbound, outbound in
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
                 Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent), secret: secret)
-            onConnected()
-            logger.info("connected to index", metadata: ["session": "\(welcome.sessionID)"])
+            logger.debug("handshake with index", metadata: ["session": "\(welcome.sessionID)"])
+            var confirmed = false
             var registered: [String: SharedFile] = [:]
             var generation = -1
             var lastSent = ContinuousClock.now
@@ -79,6 +87,11 @@ public struct IndexAnnouncer: Sendable {
                     registered = try await sendDifferences(&session, from: registered, to: current.files)
                     generation = current.generation
                     lastSent = .now
+                    if !confirmed {
+                        confirmed = true
+                        onRegistered()
+                        logger.info("connected to index", metadata: ["session": "\(welcome.sessionID)"])
+                    }
                 } else if ContinuousClock.now - lastSent >= heartbeatInterval {
                     try await session.requestOK(.heartbeat)
                     lastSent = .now

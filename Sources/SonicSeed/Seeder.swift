@@ -47,8 +47,10 @@ public final class Seeder: Service, Sendable {
         return try await NIOThreadPool.singleton.runIfActive { indexer.rescan() }
     }
 
+    /// Serves until graceful shutdown; throws ``IndexRefused`` (after stopping everything)
+    /// if an index refuses this peer for good.
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
                     try await self.server.serve()
@@ -61,11 +63,13 @@ public final class Seeder: Service, Sendable {
                     index: index, library: server.library, listenPort: server.boundAddress.port,
                     heartbeatInterval: configuration.heartbeatInterval, connector: Connector(),
                     agent: configuration.agent, secret: configuration.secret, logger: logger)
-                group.addTask { await announcer.run() }
+                group.addTask { try await announcer.run() }
             }
             if indexer != nil {
                 group.addTask { await self.rescanLoop() }
             }
+            // The first refusal ends the group, which cancels the server and the other tasks.
+            for try await _ in group {}
         }
         let t = server.statistics.totals
         logger.info("seeder stopped", metadata: [

@@ -74,6 +74,9 @@ struct MembersOnlyTests {
             forged.send(.auth(proof: [UInt8](repeating: 0, count: 32)))
             guard case .error(let e2) = forged.receive() else { Issue.record("a forged proof was not refused"); return }
             #expect(e2.code == .notAuthorized)
+            // The refused seeder does not retry forever: it exits 6 with the reason.
+            #expect(try await outsider.waitForExit(timeout: .seconds(20)) == 6)
+            #expect(outsider.stderr.contains("sonic-seed: the index at \(indexAddress) refused this peer"), "\(outsider.stderr)")
         } catch {
             for p in [outsider, seeder, index] { await p.stop() }
             throw error

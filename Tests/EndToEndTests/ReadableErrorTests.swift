@@ -78,4 +78,18 @@ struct ReadableErrorTests {
             #expect(p.stderr.contains(says), "\(option) \(value): \(p.stderr)")
         }
     }
+
+    @Test func aSeederPointedAtASeederSaysSoAndStops() async throws {
+        let net = try await TestNetwork()
+        try await net.addSeeder(folder: Harness.fixtures)
+        try await net.run {
+            let state = try Harness.temporaryDirectory("state")
+            defer { try? FileManager.default.removeItem(at: state) }
+            let p = try Program("sonic-seed", [Harness.fixtures.path, "--port", "0", "--state-dir", state.path,
+                                               "--index", net.seederAddresses[0].description])
+            #expect(try await p.waitForExit(timeout: .seconds(20)) == 1)
+            #expect(p.stderr.contains("sonic-seed: \(net.seederAddresses[0]) is not an index"), "\(p.stderr)")
+            #expect(!p.stderr.contains("index is back"))
+        }
+    }
 }
