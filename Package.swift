@@ -108,6 +108,7 @@ let package = Package(
         ),
 
         .testTarget(name: "SonicCoreTests", dependencies: ["SonicCore"], swiftSettings: strict),
+        .testTarget(name: "SonicCLITests", dependencies: ["SonicCLI", "SonicCore"], swiftSettings: strict),
         .testTarget(
             name: "SonicWireTests",
             dependencies: ["SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -25,4 +25,16 @@ public enum TerminalText {
         }
         return String(out)
     }
+
+    /// `text` (escaped) in at most `columns` characters, cut in the middle with `…` so both
+    /// the start and the extension stay visible. Counts characters, which is exact for most
+    /// names (wide CJK characters take two columns and may overflow a little).
+    public static func shortened(_ text: String, toColumns columns: Int) -> String {
+        let safe = escaped(text)
+        guard safe.count > columns else { return safe }
+        guard columns > 1 else { return String(safe.prefix(max(0, columns))) }
+        let tail = (columns - 1) / 2
+        let head = columns - 1 - tail
+        return String(safe.prefix(head)) + "…" + String(safe.suffix(tail))
+    }
 }

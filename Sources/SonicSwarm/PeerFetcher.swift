@@ -87,7 +87,7 @@ struct PeerFetcher: Sendable {
     private func exchange(_ session: inout FrameSession) async throws {
         var pipeline: [Request] = []
         // Whatever way this ends, its requests no longer count against the in-flight budget.
-        defer { swarm.requestEnded(count: pipeline.count) }
+        defer { swarm.requestEnded(count: pipeline.count, receivedBytes: pipeline.reduce(0) { $0 + $1.buffer.readableBytes }) }
         var nextID: UInt32 = 1
         let codec = BlockCodec()
         while true {
@@ -145,7 +145,7 @@ struct PeerFetcher: Sendable {
                     throw PeerProblem.protocolViolation("END for request \(requestID), expected \(pipeline[0].id)")
                 }
                 let request = pipeline.removeFirst()
-                swarm.requestEnded()
+                swarm.requestEnded(receivedBytes: request.buffer.readableBytes)
                 try finish(request)
                 // The last piece is in: nothing this peer still sends is needed.
                 if swarm.isComplete { return }
@@ -154,7 +154,7 @@ struct PeerFetcher: Sendable {
                     throw PeerProblem.protocolViolation("ERROR for unknown request \(error.requestID)")
                 }
                 let request = pipeline.remove(at: index)
-                swarm.requestEnded()
+                swarm.requestEnded(receivedBytes: request.buffer.readableBytes)
                 swarm.abandoned(request.piece, by: peer)
                 // The peer's copy is gone or changed: nothing more to get from it.
                 throw PeerProblem.contentGone(error.description)
@@ -191,6 +191,7 @@ struct PeerFetcher: Sendable {
         request.buffer.withUnsafeReadableBytes { all in
             request.hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: all[(start - request.buffer.readerIndex)...]))
         }
+        swarm.receiving(request.buffer.writerIndex - start)
     }
 
     /// A request ended: verify and write its piece, or account for why not.

@@ -53,6 +53,12 @@ public enum SwarmDownload {
 
     public struct Progress: Sendable {
         public var verifiedBytes: UInt64
+        /// Bytes received into pieces still in flight.
+        public var receivingBytes: UInt64
+        /// Bytes of pieces found verified in the partial file at the start (a resume).
+        public var reusedBytes: UInt64
+        public var reusedPieces: Int
+        public var pieceCount: Int
         public var totalBytes: UInt64
         public var wireBytes: UInt64
         public var activePeers: Int
@@ -67,6 +73,8 @@ public enum SwarmDownload {
         public var peers: [PeerReport]
         public var retriedPieces: Int
         public var reusedPieces: Int
+        /// Bytes of the reused pieces: not fetched by this run, so not part of its rate.
+        public var reusedBytes: UInt64
         public var wireBytes: UInt64 { peers.reduce(0) { $0 + $1.wireBytes } }
     }
 
@@ -111,6 +119,7 @@ public enum SwarmDownload {
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
+        let reusedBytes = reused.reduce(UInt64(0)) { $0 + UInt64(manifest.length(ofPiece: $1)) }
         let swarm = SwarmState(manifest: manifest, peers: peers, alreadyVerified: reused,
                                maxRequestersPerPiece: settings.maxRequestersPerPiece,
                                maximumInFlightBytes: settings.maximumInFlightBytes)
@@ -124,7 +133,7 @@ public enum SwarmDownload {
                                pieces: $0.pieces, failures: $0.failures, banned: $0.banned || banningAll,
                                lastError: banningAll ? "served a forged content" : $0.lastError)
                 },
-                retriedPieces: s.retriedPieces, reusedPieces: reused.count)
+                retriedPieces: s.retriedPieces, reusedPieces: reused.count, reusedBytes: reusedBytes)
         }
 
         func checkpoint() {
@@ -146,7 +155,9 @@ public enum SwarmDownload {
                     try? await Task.sleep(for: .milliseconds(250))
                     tick += 1
                     let s = swarm.snapshot()
-                    progress?(Progress(verifiedBytes: s.verifiedBytes, totalBytes: manifest.fileSize,
+                    progress?(Progress(verifiedBytes: s.verifiedBytes, receivingBytes: s.receivingBytes,
+                                       reusedBytes: reusedBytes, reusedPieces: reused.count,
+                                       pieceCount: manifest.pieceCount, totalBytes: manifest.fileSize,
                                        wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
                                        activePeers: s.peers.filter(\.connected).count, elapsed: .now - start))
                     if tick % 4 == 0 && s.verifiedPieces != lastSaved {

@@ -22,6 +22,8 @@ final class SwarmState: Sendable {
         /// Pieces each peer should stop fetching because another peer's copy was verified first.
         var cancellations: [Int: Set<Int>] = [:]
         var verifiedBytes: UInt64
+        /// Bytes received into pieces still in flight (not yet verified).
+        var receivingBytes: UInt64 = 0
         var retriedPieces = 0
         /// Requests in flight across all peers (pieces buffered or about to be).
         var inFlight = 0
@@ -69,9 +71,18 @@ final class SwarmState: Sendable {
         return .milliseconds(Int64(max(0.02, 2 * seconds) * 1000))
     }
 
-    /// A request of `peer` ended (verified, failed, cancelled or dropped with its connection).
-    func requestEnded(count: Int = 1) {
-        state.withLock { $0.inFlight = max(0, $0.inFlight - count) }
+    /// A request of `peer` ended (verified, failed, cancelled or dropped with its connection),
+    /// with `receivedBytes` in its buffer.
+    func requestEnded(count: Int = 1, receivedBytes: Int) {
+        state.withLock {
+            $0.inFlight = max(0, $0.inFlight - count)
+            $0.receivingBytes -= min($0.receivingBytes, UInt64(receivedBytes))
+        }
+    }
+
+    /// Bytes of a piece in flight arrived (for progress within a piece).
+    func receiving(_ bytes: Int) {
+        state.withLock { $0.receivingBytes += UInt64(bytes) }
     }
 
     /// Records a verified piece, taking `seconds` from request to verification; the other
@@ -154,6 +165,7 @@ final class SwarmState: Sendable {
 
     struct Snapshot: Sendable {
         var verifiedBytes: UInt64
+        var receivingBytes: UInt64
         var verifiedPieces: Int
         var pieceCount: Int
         var missingPieces: [Int]
@@ -166,6 +178,7 @@ final class SwarmState: Sendable {
         state.withLock { s in
             Snapshot(
                 verifiedBytes: s.verifiedBytes,
+                receivingBytes: s.receivingBytes,
                 verifiedPieces: s.scheduler.verifiedCount,
                 pieceCount: manifest.pieceCount,
                 missingPieces: includePieceLists ? s.scheduler.missingPieces : [],

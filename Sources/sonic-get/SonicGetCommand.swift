@@ -200,7 +200,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             report = try await SwarmDownload.run(
                 contentID: result.contentID, manifest: manifest, peers: peers, targetPath: path,
                 settings: settings, logger: logger,
-                progress: showProgress ? Self.drawProgress : nil)
+                progress: showProgress ? DownloadProgress(name: SharedName.baseName(result.name)).report : nil)
         } catch let incomplete as SwarmDownload.Incomplete {
             if showProgress { ProgressLine.clear() }
             for peer in incomplete.report.peers where peer.lastError != nil {
@@ -229,18 +229,17 @@ struct SonicGetCommand: AsyncParsableCommand {
             printJSON(result: result, manifest: manifest, path: path, report: report)
         } else if !quiet {
             let seconds = max(report.elapsed.seconds, 0.001)
-            let rate = ByteCount.format(Double(manifest.fileSize) / seconds) + "/s"
+            // This run's bytes only: resumed pieces were not fetched now.
+            let fetched = manifest.fileSize - report.reusedBytes
+            let rate = ByteCount.format(Double(fetched) / seconds) + "/s"
             let used = report.peers.filter { $0.pieces > 0 }.count
-            Console.err("sonic-get: \(path): \(ByteCount(manifest.fileSize)) in \(formatFixed(seconds, decimals: 2))s (\(rate)) from \(used) peer(s), SHA-256 \(manifest.fileHash.hex)")
+            let resumed = report.reusedPieces > 0 ? ", \(report.reusedPieces)/\(manifest.pieceCount) pieces resumed" : ""
+            Console.err("sonic-get: \(path): \(ByteCount(fetched)) in \(formatFixed(seconds, decimals: 2))s (\(rate)) "
+                        + "from \(used) peer(s)\(resumed), SHA-256 \(manifest.fileHash.hex)")
         }
         return Outcome(result: result, manifest: manifest, path: path)
     }
 
-    @Sendable private static func drawProgress(_ p: SwarmDownload.Progress) {
-        let seconds = max(p.elapsed.seconds, 0.001)
-        ProgressLine.draw(ProgressLine.render(done: p.verifiedBytes, total: p.totalBytes,
-                                              bytesPerSecond: Double(p.verifiedBytes) / seconds, peers: p.activePeers))
-    }
 
     private func targetPath(for result: SearchResult) -> String {
         let base = SharedName.baseName(result.name)

@@ -72,9 +72,11 @@ final class Program: @unchecked Sendable {
     private var stdoutData = Data()
     private var stderrData = Data()
 
-    init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws {
+    /// Starts `name` from the built programs, or the program at path `name` with `absolute`.
+    init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+         absolute: Bool = false) throws {
         self.name = name
-        process.executableURL = Harness.binDirectory.appendingPathComponent(name)
+        process.executableURL = absolute ? URL(fileURLWithPath: name) : Harness.binDirectory.appendingPathComponent(name)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["SONIC_INDEX"] = nil
