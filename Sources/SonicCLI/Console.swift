@@ -29,6 +29,12 @@ public enum Console {
 
     public static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
+    /// Columns for a table on standard output: the terminal's, or nil when the output is a
+    /// pipe or a file (nothing is cut there).
+    public static var stdoutColumns: Int? {
+        isatty(STDOUT_FILENO) == 1 ? ProgressLine.terminalWidth(of: STDOUT_FILENO) : nil
+    }
+
     private static func writeAll(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0

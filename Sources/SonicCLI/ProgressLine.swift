@@ -66,9 +66,9 @@ public enum ProgressLine {
     /// Columns of the terminal on standard error, read at each redraw so a resize takes
     /// effect at once; `$COLUMNS` or 80 when the system does not say. One column is left
     /// free: writing into the last one wraps on some terminals.
-    public static func terminalWidth() -> Int {
+    public static func terminalWidth(of descriptor: Int32 = STDERR_FILENO) -> Int {
         var size = winsize()
-        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) - 1 }
+        if ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) - 1 }
         if let columns = getenv("COLUMNS").flatMap({ Int(String(cString: $0)) }), columns > 0 { return columns - 1 }
         return 79
     }

@@ -4,15 +4,18 @@ import SonicWire
 /// Picks which content to download among the search results for a name.
 ///
 /// Different peers may share different bytes under one name; a download never mixes them.
-/// With one content the choice is obvious; with several the user picks with `--hash PREFIX`
-/// (a prefix of the content id or of the file's SHA-256).
+/// With one content the choice is obvious. With several, a content shared under exactly the
+/// name asked for wins over contents that only match by their last path component
+/// (`readme.txt` over `sub/readme.txt`); otherwise the user picks with `--hash PREFIX` (a
+/// prefix of the file's SHA-256, as `sonic-search` shows it, or of the content id; a whole
+/// SHA-256 works too).
 public enum ContentChoice: Equatable, Sendable {
     case chosen(SearchResult)
     case notFound
     case ambiguous([SearchResult])
     case noMatchForHash([SearchResult])
 
-    public static func choose(from results: [SearchResult], hashPrefix: String?) -> ContentChoice {
+    public static func choose(from results: [SearchResult], name: String, hashPrefix: String?) -> ContentChoice {
         let candidates = results.filter { !$0.peers.isEmpty }
         guard !candidates.isEmpty else { return .notFound }
         if let prefix = hashPrefix?.lowercased(), !prefix.isEmpty {
@@ -23,6 +26,8 @@ public enum ContentChoice: Equatable, Sendable {
             default: return .ambiguous(matching)
             }
         }
-        return candidates.count == 1 ? .chosen(candidates[0]) : .ambiguous(candidates)
+        if candidates.count == 1 { return .chosen(candidates[0]) }
+        let exact = candidates.filter { $0.names.contains(name) }
+        return exact.count == 1 ? .chosen(exact[0]) : .ambiguous(candidates)
     }
 }

@@ -128,16 +128,18 @@ struct SonicGetCommand: AsyncParsableCommand {
         let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret)
         let results = try await client.search(.exact, name, logger: logger)
         let result: SearchResult
-        switch ContentChoice.choose(from: results, hashPrefix: hashPrefix) {
+        switch ContentChoice.choose(from: results, name: name, hashPrefix: hashPrefix) {
         case .chosen(let r): result = r
         case .notFound:
             throw fail("no peer shares \(name.debugDescription)", ExitStatus.notFound, "not_found")
         case .ambiguous(let candidates):
-            ResultFormatting.table(candidates).forEach { Console.err("  " + $0) }
+            ResultFormatting.table(candidates, width: Console.stderrIsTerminal ? ProgressLine.terminalWidth() - 2 : nil)
+                .forEach { Console.err("  " + $0) }
             throw fail("\(candidates.count) different contents are shared as \(name.debugDescription) (listed above); "
                        + "pick one with --hash PREFIX", ExitStatus.notFound, "ambiguous")
         case .noMatchForHash(let candidates):
-            ResultFormatting.table(candidates).forEach { Console.err("  " + $0) }
+            ResultFormatting.table(candidates, width: Console.stderrIsTerminal ? ProgressLine.terminalWidth() - 2 : nil)
+                .forEach { Console.err("  " + $0) }
             throw fail("no content of \(name.debugDescription) matches --hash \(hashPrefix ?? "") (shared contents listed above)",
                        ExitStatus.notFound, "not_found")
         }

@@ -53,7 +53,7 @@ struct SonicSearchCommand: AsyncParsableCommand {
             } else if results.isEmpty {
                 Console.err(query.isEmpty ? "the network shares no files" : "no file matches \(query.debugDescription)")
             } else {
-                ResultFormatting.table(results).forEach(Console.out)
+                ResultFormatting.table(results, width: Console.stdoutColumns).forEach(Console.out)
             }
             if results.isEmpty { throw ExitCode(1) }
         }

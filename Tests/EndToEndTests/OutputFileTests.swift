@@ -74,4 +74,23 @@ struct OutputFileTests {
             #expect(try await refused.waitForExit() == 64)
         }
     }
+
+    /// `readme.txt` and `sub/readme.txt` shared: asking for `readme.txt` means the top one.
+    @Test func anExactFullNameWinsOverALastComponentMatch() async throws {
+        let folder = try Harness.temporaryDirectory("seed")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try Data("top".utf8).write(to: folder.appendingPathComponent("readme.txt"))
+        try Data("nested".utf8).write(to: folder.appendingPathComponent("sub/readme.txt"))
+        let out = try Harness.temporaryDirectory("get")
+        defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
+        let net = try await TestNetwork()
+        try await net.run {
+            try await net.addSeeder(folder: folder)
+            _ = try await net.waitForSearch(["readme"], until: { $0.count == 2 })
+            let (status, json, program) = try await net.get("readme.txt", [], directory: out)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect(json?["sha256"] as? String == SHA256Hash.of(Array("top".utf8)).hex)
+            #expect(try String(contentsOf: out.appendingPathComponent("readme.txt"), encoding: .utf8) == "top")
+        }
+    }
 }
