@@ -35,6 +35,27 @@ enum Harness {
         return url
     }
 
+    /// Polls `condition` until it holds; throws (naming `what`) if it never does within
+    /// `timeout`. Tests wait for something observable, never for a fixed time.
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(20),
+                          _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw HarnessError("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Waits until a download in `folder` has checkpointed verified pieces (its resume
+    /// record exists): the moment to interrupt it for a resume test.
+    static func waitForCheckpoint(of name: String, in folder: URL, program: Program) async throws {
+        let record = folder.appendingPathComponent(".\(name).sonic-resume").path
+        try await waitUntil("\(name) has a resume record") {
+            guard program.process.isRunning else { throw HarnessError("sonic-get ended early: \(program.stderr)") }
+            return FileManager.default.fileExists(atPath: record)
+        }
+    }
+
     static func sha256(ofFile url: URL) throws -> String {
         try ManifestBuilder.manifest(ofFileAt: url.path).fileHash.hex
     }

@@ -64,9 +64,12 @@ struct HostileClientTests {
             // Closing one frees a slot.
             held[0].send(.exit)
             #expect(held[0].isClosedByServer())
-            try await Task.sleep(for: .milliseconds(200))
-            let again = try RawClient(address)
-            try again.handshake()
+            // The server frees the slot when it has closed its side: retry until it has.
+            try await Harness.waitUntil("a closed connection frees its slot") {
+                let again = try RawClient(address)
+                again.send(.hello(Hello(role: .client, agent: "raw-test")))
+                return { if case .welcome = again.receive() { true } else { false } }()
+            }
         } catch {
             await seeder.stop()
             await index.stop()

@@ -57,7 +57,7 @@ struct SwarmTests {
             try await Self.waitForPeers(net, name: "kill.bin", count: 3)
             let get = try Program("sonic-get", ["kill.bin", "--json", "--index", net.indexAddress.description,
                                                 "--peer-timeout", "2s"], directory: out)
-            try await Task.sleep(for: .milliseconds(600))
+            try await Harness.waitForCheckpoint(of: "kill.bin", in: out, program: get)
             net.seeders[0].signal(SIGKILL)
             let status = try await get.waitForExit()
             #expect(status == 0, "stderr: \(get.stderr)")
@@ -135,7 +135,7 @@ struct SwarmTests {
             try await Self.waitForPeers(net, name: "resume.bin", count: 2)
             let first = try Program("sonic-get", ["resume.bin", "--json", "--index", net.indexAddress.description,
                                                   "--max-download-rate", "8MiB"], directory: out)
-            try await Task.sleep(for: .milliseconds(1600))
+            try await Harness.waitForCheckpoint(of: "resume.bin", in: out, program: first)
             first.signal(SIGKILL)
             _ = try await first.waitForExit()
             #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("resume.bin").path),
@@ -159,7 +159,7 @@ struct SwarmTests {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "6MiB"])
             try await Self.waitForPeers(net, name: "interrupt.bin", count: 1)
             let get = try Program("sonic-get", ["interrupt.bin", "--index", net.indexAddress.description], directory: out)
-            try await Task.sleep(for: .milliseconds(800))
+            try await Harness.waitForCheckpoint(of: "interrupt.bin", in: out, program: get)
             get.signal(SIGINT)
             #expect(try await get.waitForExit(timeout: .seconds(10)) == 130, "stderr: \(get.stderr)")
             #expect(get.stderr.contains("resume"))
@@ -206,7 +206,7 @@ struct SwarmTests {
             try await Self.waitForPeers(net, name: "alone.bin", count: 1)
             let get = try Program("sonic-get", ["alone.bin", "--json", "--index", net.indexAddress.description],
                                   directory: out)
-            try await Task.sleep(for: .milliseconds(1200))
+            try await Harness.waitForCheckpoint(of: "alone.bin", in: out, program: get)
             net.seeders[0].signal(SIGKILL)
             #expect(try await get.waitForExit() == 4, "stderr: \(get.stderr)")
             #expect(get.stderr.contains("pieces missing"))
