@@ -27,7 +27,6 @@ public struct IndexRegistry: Sendable {
         /// Where other peers reach this one: observed IP + announced port. Nil for a session that
         /// serves nothing (a plain client); such a session cannot register files.
         var address: Endpoint?
-        var lastSeen: ContinuousClock.Instant
         var files: [String: SharedFile] = [:]
     }
 
@@ -61,27 +60,15 @@ public struct IndexRegistry: Sendable {
 
     // MARK: Session life
 
-    public mutating func connect(_ session: SessionID, address: Endpoint?, now: ContinuousClock.Instant) {
+    public mutating func connect(_ session: SessionID, address: Endpoint?) {
         disconnect(session)
-        sessions[session] = Session(address: address, lastSeen: now)
+        sessions[session] = Session(address: address)
     }
 
     /// Forgets the session and everything it shared.
     public mutating func disconnect(_ session: SessionID) {
         guard let s = sessions.removeValue(forKey: session) else { return }
         for name in s.files.keys { removeEntry(EntryKey(session: session, name: name)) }
-    }
-
-    /// Any message from the session proves it alive.
-    public mutating func touch(_ session: SessionID, now: ContinuousClock.Instant) {
-        sessions[session]?.lastSeen = now
-    }
-
-    /// Forgets every session silent for longer than `timeout`; returns them.
-    public mutating func expire(now: ContinuousClock.Instant, timeout: Duration) -> [SessionID] {
-        let stale = sessions.filter { now - $0.value.lastSeen > timeout }.map(\.key).sorted()
-        for id in stale { disconnect(id) }
-        return stale
     }
 
     // MARK: Registration
@@ -103,7 +90,7 @@ public struct IndexRegistry: Sendable {
     }
 
     /// Adds or replaces (same name) the session's files. All or nothing.
-    public mutating func register(_ session: SessionID, files: [SharedFile], now: ContinuousClock.Instant) throws(RegistrationError) {
+    public mutating func register(_ session: SessionID, files: [SharedFile]) throws(RegistrationError) {
         guard let s = sessions[session] else { throw .unknownSession }
         guard s.address != nil else { throw .noAddress }
         if let bad = files.first(where: { !SharedName.isSafe($0.name) }) { throw .unsafeName(bad.name) }
@@ -120,20 +107,18 @@ public struct IndexRegistry: Sendable {
             if base != file.name { exactIndex[base, default: []].insert(key) }
             sessions[session]!.files[file.name] = file
         }
-        sessions[session]!.lastSeen = now
     }
 
     /// Removes the named files of this session only; names it does not share are ignored.
     /// Returns how many were removed.
     @discardableResult
-    public mutating func unregister(_ session: SessionID, names: [String], now: ContinuousClock.Instant) -> Int {
+    public mutating func unregister(_ session: SessionID, names: [String]) -> Int {
         guard sessions[session] != nil else { return 0 }
         var removed = 0
         for name in names where sessions[session]!.files.removeValue(forKey: name) != nil {
             removeEntry(EntryKey(session: session, name: name))
             removed += 1
         }
-        sessions[session]!.lastSeen = now
         return removed
     }
 

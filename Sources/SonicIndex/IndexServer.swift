@@ -69,7 +69,7 @@ public final class IndexServer: Service, Sendable {
                                      logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
-            registry.withLock { $0.connect(id, address: address, now: .now) }
+            registry.withLock { $0.connect(id, address: address) }
             logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")"])
             try await converse(&session, id: id, logger: logger)
         }
@@ -78,12 +78,11 @@ public final class IndexServer: Service, Sendable {
     private func converse(_ session: inout FrameSession, id: UInt64, logger: Logger) async throws {
         while true {
             let message = try await session.receive()
-            let now = ContinuousClock.now
             switch message {
             case .register(let files):
                 let outcome = registry.withLock { registry in
                     Result { () throws(IndexRegistry.RegistrationError) in
-                        try registry.register(id, files: files, now: now)
+                        try registry.register(id, files: files)
                     }
                 }
                 switch outcome {
@@ -95,17 +94,15 @@ public final class IndexServer: Service, Sendable {
                     try await session.send(.error(ErrorMessage(.limitExceeded, error.description)))
                 }
             case .unregister(let names):
-                let removed = registry.withLock { $0.unregister(id, names: names, now: now) }
+                let removed = registry.withLock { $0.unregister(id, names: names) }
                 logger.info("unregistered \(removed) of \(names.count) file(s)")
                 try await session.send(.ok)
             case .heartbeat:
-                registry.withLock { $0.touch(id, now: now) }
+                // Liveness is the connection's: any frame resets its idle timer, and a session
+                // silent for --heartbeat-timeout is closed, which forgets its files (`defer` above).
                 try await session.send(.ok)
             case .search(let request):
-                let results = registry.withLock { registry in
-                    registry.touch(id, now: now)
-                    return registry.search(request, excluding: id)
-                }
+                let results = registry.withLock { $0.search(request, excluding: id) }
                 logger.info("search", metadata: [
                     "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",
                 ])

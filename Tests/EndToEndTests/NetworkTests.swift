@@ -92,4 +92,25 @@ struct NetworkTests {
             #expect(try Harness.sha256(ofFile: target) == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent("readme.txt")))
         }
     }
+
+    /// The one liveness mechanism: a session silent for --heartbeat-timeout is closed with a
+    /// timeout ERROR and its files are forgotten; a heartbeating seeder stays.
+    @Test func aSilentSessionIsForgottenAndAHeartbeatingOneStays() async throws {
+        let net = try await TestNetwork(heartbeatTimeout: "2s")
+        try await net.addSeeder(folder: Harness.fixtures)  // heartbeats every second
+        try await net.run {
+            let silent = try RawClient(net.indexAddress, timeoutSeconds: 20)
+            silent.send(.hello(Hello(role: .seeder, listenPort: 9, agent: "silent")))
+            guard case .welcome = silent.receive() else { Issue.record("no WELCOME"); return }
+            let id = ContentID(SHA256Hash.of([7]))
+            silent.send(.register([SharedFile(name: "ghost.txt", size: 1, contentID: id, fileHash: SHA256Hash.of([7]))]))
+            guard case .ok = silent.receive() else { Issue.record("registration refused"); return }
+            _ = try await net.waitForSearch(["ghost"], until: { !$0.isEmpty })
+            guard case .error(let e) = silent.receive() else { Issue.record("no timeout ERROR"); return }
+            #expect(e.code == .timeout)
+            _ = try await net.waitForSearch(["ghost"], until: { $0.isEmpty })
+            let all = try await net.search([])
+            #expect(all.count == Self.fixtureNames.count, "the heartbeating seeder was forgotten too")
+        }
+    }
 }

@@ -4,7 +4,6 @@ import SonicWire
 import Testing
 
 @Suite struct IndexRegistryTests {
-    let t0 = ContinuousClock.now
 
     func file(_ name: String, content: UInt8 = 1, size: UInt64 = 10) -> SharedFile {
         let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: content, count: 32))!)
@@ -16,8 +15,8 @@ import Testing
     func registry(_ sessions: [(UInt64, [SharedFile])]) throws -> IndexRegistry {
         var r = IndexRegistry()
         for (id, files) in sessions {
-            r.connect(id, address: peer(6000 + Int(id)), now: t0)
-            try r.register(id, files: files, now: t0)
+            r.connect(id, address: peer(6000 + Int(id)))
+            try r.register(id, files: files)
         }
         return r
     }
@@ -71,28 +70,17 @@ import Testing
         #expect(r.search(.init(mode: .exact, query: "a.txt")).results.first?.peers == [peer(6002)])
     }
 
-    @Test func silentSessionsExpireAndLiveOnesStay() throws {
-        var r = try registry([(1, [file("a.txt")]), (2, [file("b.txt", content: 2)])])
-        r.touch(2, now: t0 + .seconds(10))
-        let expired = r.expire(now: t0 + .seconds(16), timeout: .seconds(15))
-        #expect(expired == [1])
-        #expect(r.search(.init(mode: .keyword, query: "")).results.map(\.name) == ["b.txt"])
-        #expect(r.expire(now: t0 + .seconds(24), timeout: .seconds(15)).isEmpty)
-        #expect(r.expire(now: t0 + .seconds(26), timeout: .seconds(15)) == [2])
-        #expect(r.fileCount == 0)
-    }
-
     @Test func aPeerCannotUnregisterAnotherPeersFile() throws {
         var r = try registry([(1, [file("a.txt")]), (2, [file("b.txt", content: 2)])])
-        #expect(r.unregister(2, names: ["a.txt"], now: t0) == 0)
+        #expect(r.unregister(2, names: ["a.txt"]) == 0)
         #expect(r.search(.init(mode: .exact, query: "a.txt")).results.count == 1)
-        #expect(r.unregister(1, names: ["a.txt", "never-had.txt"], now: t0) == 1)
+        #expect(r.unregister(1, names: ["a.txt", "never-had.txt"]) == 1)
         #expect(r.search(.init(mode: .exact, query: "a.txt")).results.isEmpty)
     }
 
     @Test func reRegisteringANameReplacesItsContent() throws {
         var r = try registry([(1, [file("a.txt", content: 1)])])
-        try r.register(1, files: [file("a.txt", content: 5)], now: t0)
+        try r.register(1, files: [file("a.txt", content: 5)])
         let results = r.search(.init(mode: .exact, query: "a.txt")).results
         #expect(results.count == 1)
         #expect(results[0].contentID.hash.bytes[0] == 5)
@@ -101,20 +89,20 @@ import Testing
 
     @Test func registrationRules() throws {
         var r = IndexRegistry(limits: .init(maximumFilesPerSession: 2))
-        r.connect(1, address: nil, now: t0)
-        #expect(throws: IndexRegistry.RegistrationError.noAddress) { try r.register(1, files: [file("a")], now: t0) }
-        #expect(throws: IndexRegistry.RegistrationError.unknownSession) { try r.register(9, files: [file("a")], now: t0) }
-        r.connect(2, address: peer(1), now: t0)
+        r.connect(1, address: nil)
+        #expect(throws: IndexRegistry.RegistrationError.noAddress) { try r.register(1, files: [file("a")]) }
+        #expect(throws: IndexRegistry.RegistrationError.unknownSession) { try r.register(9, files: [file("a")]) }
+        r.connect(2, address: peer(1))
         #expect(throws: IndexRegistry.RegistrationError.unsafeName("../etc/passwd")) {
-            try r.register(2, files: [file("../etc/passwd")], now: t0)
+            try r.register(2, files: [file("../etc/passwd")])
         }
         #expect(throws: IndexRegistry.RegistrationError.tooManyFiles(limit: 2)) {
-            try r.register(2, files: [file("a"), file("b"), file("c")], now: t0)
+            try r.register(2, files: [file("a"), file("b"), file("c")])
         }
         // All or nothing: the refused frame registered nothing.
         #expect(r.fileCount == 0)
-        try r.register(2, files: [file("a"), file("b")], now: t0)
-        try r.register(2, files: [file("a", content: 3)], now: t0)  // replacing is not adding
+        try r.register(2, files: [file("a"), file("b")])
+        try r.register(2, files: [file("a", content: 3)])  // replacing is not adding
         #expect(r.fileCount == 2)
     }
 

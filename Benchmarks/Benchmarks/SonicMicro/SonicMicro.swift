@@ -143,8 +143,8 @@ let benchmarks: @Sendable () -> Void = {
         let files = Samples.files(session: 0, count: 10_000)
         for _ in benchmark.scaledIterations {
             var registry = IndexRegistry()
-            registry.connect(1, address: Endpoint(host: "127.0.0.1", port: 6000), now: .now)
-            try registry.register(1, files: files, now: .now)
+            registry.connect(1, address: Endpoint(host: "127.0.0.1", port: 6000))
+            try registry.register(1, files: files)
             blackHole(registry)
         }
     }
@@ -183,8 +183,8 @@ enum Samples {
     static func registry(sessions: Int, filesPerSession: Int) -> IndexRegistry {
         var registry = IndexRegistry()
         for s in 0..<sessions {
-            registry.connect(UInt64(s), address: Endpoint(host: "127.0.0.1", port: 10_000 + s), now: .now)
-            try! registry.register(UInt64(s), files: files(session: s, count: filesPerSession), now: .now)
+            registry.connect(UInt64(s), address: Endpoint(host: "127.0.0.1", port: 10_000 + s))
+            try! registry.register(UInt64(s), files: files(session: s, count: filesPerSession))
         }
         return registry
     }
