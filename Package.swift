@@ -47,7 +47,7 @@ let package = Package(
         // Per-block zlib codec, compressibility probe, token-bucket rate limiter.
         .target(
             name: "SonicCompression",
-            dependencies: ["CZlib", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["CZlib", "SonicCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         // Connection plumbing shared by every program: bootstrap, handshake, index client.

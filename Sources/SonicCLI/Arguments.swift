@@ -64,11 +64,6 @@ public struct EndpointList: ExpressibleByArgument, Sendable, CustomStringConvert
     public var defaultValueDescription: String { description }
 }
 
-/// The seeder's `--compress auto|always|never`.
-public enum CompressionMode: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case auto, always, never
-}
-
 /// A downloader's `--compress auto|never`: whether to accept deflated blocks (it cannot
 /// make a seeder deflate, so there is no `always`).
 public enum AcceptCompression: String, ExpressibleByArgument, CaseIterable, Sendable {

@@ -1,3 +1,4 @@
+import SonicCore
 import Synchronization
 
 /// A token bucket counting bytes: the pure state of a rate limit, with time passed in so it
@@ -32,12 +33,6 @@ public struct TokenBucket: Sendable {
         tokens -= Double(bytes)
         guard tokens < 0 else { return .zero }
         return .nanoseconds(Int64((-tokens / rate * 1e9).rounded(.up)))
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 

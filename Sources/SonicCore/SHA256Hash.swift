@@ -21,20 +21,8 @@ public struct SHA256Hash: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     /// Parses 64 hex digits (either case).
     public init?(hex: String) {
-        guard hex.utf8.count == Self.byteCount * 2 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(Self.byteCount)
-        var high: UInt8?
-        for c in hex.utf8 {
-            guard let nibble = Self.nibble(c) else { return nil }
-            if let h = high {
-                out.append(h << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        self.bytes = out
+        guard hex.utf8.count == Self.byteCount * 2, let bytes = Hex.decode(hex) else { return nil }
+        self.bytes = bytes
     }
 
     /// The digest of `data`.
@@ -49,16 +37,7 @@ public struct SHA256Hash: Hashable, Sendable, Comparable, CustomStringConvertibl
         return SHA256Hash(hasher.finalize())
     }
 
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var chars: [UInt8] = []
-        chars.reserveCapacity(64)
-        for b in bytes {
-            chars.append(digits[Int(b >> 4)])
-            chars.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: chars, as: UTF8.self)
-    }
+    public var hex: String { Hex.encode(bytes) }
 
     public var description: String { hex }
 
@@ -71,14 +50,6 @@ public struct SHA256Hash: Hashable, Sendable, Comparable, CustomStringConvertibl
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 }
 
 /// The identity of a file's content: the SHA-256 of its manifest's canonical encoding

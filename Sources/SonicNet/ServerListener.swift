@@ -116,12 +116,6 @@ extension ServerListener {
     }
 }
 
-extension TimeAmount {
-    public init(_ duration: Duration) {
-        self = .nanoseconds(Int64(duration.seconds * 1e9))
-    }
-}
-
 extension FrameChannel {
     /// The remote peer's IP address as text, if known.
     public var remoteIP: String? { channel.remoteAddress?.ipAddress }

@@ -41,14 +41,14 @@ public struct ManifestCache: Sendable {
     /// The cached manifest for `name` if the file is unchanged.
     public func lookup(name: String, status: FileStatus) -> (Manifest, Bool)? {
         guard let record = records[name], record.status == status,
-              let bytes = Self.bytes(fromHex: record.manifest),
+              let bytes = Hex.decode(record.manifest),
               let manifest = try? Manifest(canonicalEncoding: bytes)
         else { return nil }
         return (manifest, record.compressible)
     }
 
     public mutating func store(name: String, status: FileStatus, manifest: Manifest, compressible: Bool) {
-        records[name] = Record(status: status, manifest: Self.hex(manifest.canonicalEncoding), compressible: compressible)
+        records[name] = Record(status: status, manifest: Hex.encode(manifest.canonicalEncoding), compressible: compressible)
     }
 
     /// Drops records of files no longer present.
@@ -74,40 +74,6 @@ public struct ManifestCache: Sendable {
             return nil
         } catch {
             return "\(error)"
-        }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func bytes(fromHex hex: String) -> [UInt8]? {
-        let chars = Array(hex.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let high = nibble(chars[i]), let low = nibble(chars[i + 1]) else { return nil }
-            out.append(high << 4 | low)
-            i += 2
-        }
-        return out
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: c - 48
-        case 97...102: c - 87
-        case 65...70: c - 55
-        default: nil
         }
     }
 }

@@ -21,7 +21,7 @@ public enum ManifestFetcher {
     /// - Parameter timeout: how long a peer may take to answer (a silent peer costs no more).
     public static func fetch(_ contentID: ContentID, from peers: [Endpoint], timeout: Duration,
                              secret: NetworkSecret? = nil, logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
-        let idle = TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9))
+        let idle = TimeAmount(timeout)
         let connector = Connector(connectTimeout: min(idle, .seconds(2)), idleTimeout: idle)
         var attempts: [(Endpoint, String)] = []
         var rejected: [Endpoint] = []

@@ -67,7 +67,7 @@ struct PeerFetcher: Sendable {
     }
 
     private func fetch() async throws {
-        let timeout = TimeAmount.nanoseconds(Int64(settings.peerTimeout.seconds * 1e9))
+        let timeout = TimeAmount(settings.peerTimeout)
         let connector = Connector(connectTimeout: .seconds(2), idleTimeout: nil)
         let channel = try await connector.connect(to: endpoint) { pipeline in
             try pipeline.addHandler(StallDetector(timeout: timeout))

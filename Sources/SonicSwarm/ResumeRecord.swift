@@ -11,37 +11,22 @@ public struct ResumeRecord: Codable, Equatable, Sendable {
     public var version: Int
     public var contentID: String
     public var pieceCount: Int
-    /// Verified pieces as a bitfield (piece i = bit 7 - i%8 of byte i/8), hex-encoded.
+    /// Verified pieces as a ``PieceBitfield``, hex-encoded.
     public var verified: String
 
     public init(contentID: ContentID, pieceCount: Int, verifiedPieces: some Sequence<Int>) {
         self.version = Self.currentVersion
         self.contentID = contentID.hex
         self.pieceCount = pieceCount
-        var bits = [UInt8](repeating: 0, count: (pieceCount + 7) / 8)
-        for p in verifiedPieces where p >= 0 && p < pieceCount { bits[p / 8] |= 0x80 >> UInt8(p % 8) }
-        self.verified = bits.map { b in
-            let s = String(b, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        self.verified = Hex.encode(PieceBitfield(pieceCount: pieceCount, pieces: verifiedPieces).bytes)
     }
 
     /// The verified pieces, if the record is for `contentID` with `pieceCount` pieces.
     public func verifiedPieces(for contentID: ContentID, pieceCount: Int) -> [Int]? {
         guard version == Self.currentVersion, self.contentID == contentID.hex, self.pieceCount == pieceCount,
-              verified.utf8.count == ((pieceCount + 7) / 8) * 2
+              let bytes = Hex.decode(verified), let bitfield = PieceBitfield(bytes: bytes, pieceCount: pieceCount)
         else { return nil }
-        let chars = Array(verified.utf8)
-        var pieces: [Int] = []
-        for byteIndex in 0..<chars.count / 2 {
-            guard let byte = UInt8(String(decoding: chars[byteIndex * 2..<byteIndex * 2 + 2], as: UTF8.self), radix: 16)
-            else { return nil }
-            for bit in 0..<8 where byte & (0x80 >> UInt8(bit)) != 0 {
-                let piece = byteIndex * 8 + bit
-                if piece < pieceCount { pieces.append(piece) }
-            }
-        }
-        return pieces
+        return bitfield.pieces
     }
 
     public static func path(for target: String) -> String {

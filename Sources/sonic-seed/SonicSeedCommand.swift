@@ -43,7 +43,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
     var noCache = false
 
     @Option(help: "Deflate data blocks: auto (files that compress), always, never.")
-    var compress = CompressionMode.auto
+    var compress = BlockEncodingPolicy.Mode.auto
 
     @Option(help: "zlib level 1 (fastest) to 9 (smallest).")
     var level = 1
@@ -79,7 +79,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
             let server = try await PeerServer.bind(
                 .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
                                                 idleTimeout: idleTimeout.duration, secret: networkSecret),
-                      blockEncoding: .init(mode: .init(compress), level: Int32(level)),
+                      blockEncoding: .init(mode: compress, level: Int32(level)),
                       maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
                 library: library, logger: logger,
                 contentChanged: { _ in indexer.requestRescan() })
@@ -98,12 +98,5 @@ struct SonicSeedCommand: AsyncParsableCommand {
     }
 }
 
-extension BlockEncodingPolicy.Mode {
-    init(_ mode: CompressionMode) {
-        switch mode {
-        case .auto: self = .auto
-        case .always: self = .always
-        case .never: self = .never
-        }
-    }
-}
+/// `--compress auto|always|never` is the seeder's block-encoding mode itself.
+extension BlockEncodingPolicy.Mode: ExpressibleByArgument {}

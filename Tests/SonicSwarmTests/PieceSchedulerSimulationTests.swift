@@ -115,7 +115,7 @@ struct PieceSchedulerSimulationTests {
         let scheduler = simulation.scheduler
         #expect(scheduler.isComplete)
         #expect(scheduler.missingPieces == [])
-        #expect(scheduler.verifiedBitfield == [UInt8](repeating: 0xFF, count: pieceCount / 8))
+        #expect(scheduler.verifiedBitfield.bytes == [UInt8](repeating: 0xFF, count: pieceCount / 8))
         // Normal mode handed every piece out exactly once, lowest first.
         #expect(simulation.normalAssignments == Array(0..<pieceCount))
         // Endgame is only the tail: at most two requesters for what was in flight at the end.

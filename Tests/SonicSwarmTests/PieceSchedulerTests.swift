@@ -1,3 +1,4 @@
+import SonicCore
 import SonicSwarm
 import Testing
 
@@ -102,7 +103,7 @@ struct PieceSchedulerTests {
         #expect(scheduler.verifiedCount == 3)
         #expect(scheduler.unassignedCount == 3)
         #expect(scheduler.missingPieces == [1, 3, 4])
-        #expect(scheduler.verifiedBitfield == [0b1010_0100])
+        #expect(scheduler.verifiedBitfield.bytes == [0b1010_0100])
         #expect(!scheduler.isComplete)
         scheduler.addPeer(1)
         scheduler.addPeer(2)
@@ -144,7 +145,7 @@ struct PieceSchedulerTests {
         #expect(!scheduler.isEndgame)
         #expect(scheduler.verifiedCount == 0)
         #expect(scheduler.missingPieces == [])
-        #expect(scheduler.verifiedBitfield == [])
+        #expect(scheduler.verifiedBitfield.bytes == [])
         #expect(scheduler.nextPiece(for: 1, now: at(0)) == nil)
     }
 
@@ -166,21 +167,23 @@ struct PieceSchedulerTests {
 
     @Test func bitfieldRoundTrips() {
         var scheduler = PieceScheduler(pieceCount: 11, alreadyVerified: [0, 7, 8, 10])
-        #expect(scheduler.verifiedBitfield == [0b1000_0001, 0b1010_0000])
+        #expect(scheduler.verifiedBitfield.bytes == [0b1000_0001, 0b1010_0000])
         scheduler.addPeer(1)
         let piece = scheduler.nextPiece(for: 1, now: at(0))!.piece
         scheduler.pieceVerified(piece, by: 1)
         let bitfield = scheduler.verifiedBitfield
-        let restored = PieceScheduler.verifiedPieces(inBitfield: bitfield, pieceCount: 11)
+        let restored = PieceBitfield(bytes: bitfield.bytes, pieceCount: 11)?.pieces
         #expect(restored == [0, 1, 7, 8, 10])
         #expect(PieceScheduler(pieceCount: 11, alreadyVerified: restored!).verifiedBitfield == bitfield)
     }
 
     @Test func bitfieldThatDoesNotFitIsRejected() {
-        #expect(PieceScheduler.verifiedPieces(inBitfield: [0xFF], pieceCount: 9) == nil)
-        #expect(PieceScheduler.verifiedPieces(inBitfield: [0xFF, 0x80, 0], pieceCount: 9) == nil)
-        #expect(PieceScheduler.verifiedPieces(inBitfield: [0xFF, 0x40], pieceCount: 9) == nil)
-        #expect(PieceScheduler.verifiedPieces(inBitfield: [0xFF, 0x80], pieceCount: 9) == Array(0..<9))
-        #expect(PieceScheduler.verifiedPieces(inBitfield: [], pieceCount: 0) == [])
+        #expect(PieceBitfield(bytes: [0xFF], pieceCount: 9) == nil)
+        #expect(PieceBitfield(bytes: [0xFF, 0x80, 0], pieceCount: 9) == nil)
+        #expect(PieceBitfield(bytes: [0xFF, 0x40], pieceCount: 9) == nil)
+        #expect(PieceBitfield(bytes: [0xFF, 0x80], pieceCount: 9)?.pieces == Array(0..<9))
+        #expect(PieceBitfield(bytes: [], pieceCount: 0)?.pieces == [])
+        #expect(PieceBitfield(bytes: [0xFF, 0x80], pieceCount: 9)?.contains(8) == true)
+        #expect(PieceBitfield(bytes: [0xFF, 0x80], pieceCount: 9)?.contains(9) == false)
     }
 }
