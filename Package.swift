@@ -96,13 +96,16 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Shared by the end-to-end tests and sonic-bench: managed child processes, seeded data.
+        .target(name: "SonicTestSupport", dependencies: ["SonicCore"], swiftSettings: strict),
+
         .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI"], swiftSettings: strict),
         .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicCLI"], swiftSettings: strict),
         .executableTarget(name: "sonic-get", dependencies: ["SonicSwarm", "SonicSeed", "SonicCLI"], swiftSettings: strict),
         .executableTarget(name: "sonic-search", dependencies: ["SonicCLI"], swiftSettings: strict),
         .executableTarget(
             name: "sonic-bench",
-            dependencies: ["SonicCLI", "SonicCore"],
+            dependencies: ["SonicCLI", "SonicCore", "SonicTestSupport"],
             path: "Benchmarks/SonicBench",
             swiftSettings: strict
         ),
@@ -127,7 +130,7 @@ let package = Package(
         .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SonicCore", "SonicWire", "SonicTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
     ]

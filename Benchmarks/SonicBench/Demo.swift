@@ -67,12 +67,14 @@ struct Demo: AsyncParsableCommand {
         }.sorted()
         try await network.waitForHolders(binaries, name: nil, count: expected.count, peers: seeders)
 
-        Console.out("\n$ sonic-search")
+        Console.out("")
+        Console.out("$ sonic-search")
         let search = try RunningProgram(binaries, "sonic-search", ["--index", network.indexAddress.description])
         _ = try await search.waitForExit(timeout: .seconds(30))
         Console.out(search.stdout.trimmingCharacters(in: .newlines))
 
-        Console.out("\n$ sonic-get NAME   (each fixture, from all \(seeders) seeders at once)")
+        Console.out("")
+        Console.out("$ sonic-get NAME   (each fixture, from all \(seeders) seeders at once)")
         var rows: [[String]] = []
         var contributions: [String] = []
         var failures = 0
@@ -104,12 +106,14 @@ struct Demo: AsyncParsableCommand {
         ResultFormatting.alignedTable(header: ["NAME", "SIZE", "PEERS USED", "WIRE", "TIME", "SHA-256"],
                                       rows: rows, rightAligned: [1, 2, 3, 4]).forEach(Console.out)
         if !contributions.isEmpty {
-            Console.out("\n\(Self.swarmFile) came from every seeder at once:")
+            Console.out("")
+            Console.out("\(Self.swarmFile) came from every seeder at once:")
             contributions.forEach(Console.out)
         }
+        Console.out("")
         Console.out(failures == 0
-            ? "\nall \(expected.count) files arrived byte-identical; every process started is now stopped."
-            : "\n\(failures) file(s) did not arrive intact")
+            ? "all \(expected.count) files arrived byte-identical; every process started is now stopped."
+            : "\(failures) file(s) did not arrive intact")
         if failures > 0 { throw ExitCode(1) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SonicCore
+import SonicTestSupport
 
 /// Finds the sonic-* executables beside this one, building any that are missing with the same
 /// configuration (`swift run sonic-bench` builds only sonic-bench itself).
@@ -52,77 +53,9 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 /// A program started by the benchmark, stopped by its PID (SIGTERM, then SIGKILL).
-final class RunningProgram: @unchecked Sendable {
-    let name: String
-    let process = Process()
-    private let lock = NSLock()
-    private var output = Data()
-    private var errors = Data()
-
+final class RunningProgram: ManagedProcess, @unchecked Sendable {
     init(_ binaries: Binaries, _ name: String, _ arguments: [String], directory: URL? = nil) throws {
-        self.name = name
-        process.executableURL = binaries.url(name)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        var environment = ProcessInfo.processInfo.environment
-        environment["SONIC_INDEX"] = nil
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.output.append(d) }
-        }
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.errors.append(d) }
-        }
-        try process.run()
-    }
-
-    var stdout: String { lock.withLock { String(decoding: output, as: UTF8.self) } }
-    var stderr: String { lock.withLock { String(decoding: errors, as: UTF8.self) } }
-
-    /// The `listening on HOST:PORT` address (bounded wait).
-    func listeningAddress(timeout: Duration = .seconds(30)) async throws -> Endpoint {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").first, line.hasPrefix("listening on "),
-               let endpoint = Endpoint(parsing: String(line.dropFirst("listening on ".count))) {
-                return endpoint
-            }
-            guard process.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw BenchError("\(name) did not start: \(stderr)")
-    }
-
-    /// Waits for exit (bounded); returns the status.
-    func waitForExit(timeout: Duration) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                kill(process.processIdentifier, SIGKILL)
-                throw BenchError("\(name) did not finish within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        try await Task.sleep(for: .milliseconds(30))
-        return process.terminationStatus
-    }
-
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        try super.init(name: name, executable: binaries.url(name), arguments: arguments, directory: directory)
     }
 }
 
@@ -138,7 +71,7 @@ final class ProgramSet: @unchecked Sendable {
 
     func stopAll() {
         let all = lock.withLock { programs }
-        for p in all.reversed() { p.stop() }
+        for p in all.reversed() { p.stopNow() }
         lock.withLock { programs.removeAll() }
     }
 }

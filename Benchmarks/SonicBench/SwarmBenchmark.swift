@@ -142,7 +142,7 @@ struct SwarmBenchmark: AsyncParsableCommand {
                 while get.process.isRunning {
                     peak = max(peak, Self.highWaterMark(of: get.process.processIdentifier))
                     try await Task.sleep(for: .milliseconds(5))
-                    guard ContinuousClock.now - start < .seconds(3600) else { get.stop(); break }
+                    guard ContinuousClock.now - start < .seconds(3600) else { get.stopNow(); break }
                 }
                 let status = try await get.waitForExit(timeout: .seconds(10))
                 let elapsed = (ContinuousClock.now - start).seconds

@@ -1,5 +1,6 @@
 import Foundation
 import SonicCore
+import SonicTestSupport
 import Testing
 
 /// Starts the real executables (built next to the test bundle) on loopback and stops them by
@@ -60,120 +61,20 @@ enum Harness {
         try ManifestBuilder.manifest(ofFileAt: url.path).fileHash.hex
     }
 
-    /// Deterministic pseudo-random bytes (xorshift), fast enough for tens of MiB.
+    /// Deterministic pseudo-random bytes.
     static func randomBytes(count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed | 1
-        var out = [UInt8](repeating: 0, count: count)
-        out.withUnsafeMutableBytes { raw in
-            let words = raw.bindMemory(to: UInt64.self)
-            for i in 0..<words.count {
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                words[i] = state
-            }
-            for i in (words.count * 8)..<count {
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                raw[i] = UInt8(truncatingIfNeeded: state)
-            }
-        }
-        return out
+        SeededBytes.bytes(count: count, seed: seed)
     }
 }
 
-/// One running program. Stopped (SIGTERM, then SIGKILL) when the test is done with it.
-final class Program: @unchecked Sendable {
-    let name: String
-    let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
-    private let lock = NSLock()
-    private var stdoutData = Data()
-    private var stderrData = Data()
-
-    /// Starts `name` from the built programs, or the program at path `name` with `absolute`.
+/// One running `sonic-*` program, from the built executables (or any program by path with
+/// `absolute`). Stopped (SIGTERM, then SIGKILL) when the test is done with it.
+final class Program: ManagedProcess, @unchecked Sendable {
     init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
          absolute: Bool = false) throws {
-        self.name = name
-        process.executableURL = absolute ? URL(fileURLWithPath: name) : Harness.binDirectory.appendingPathComponent(name)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["SONIC_INDEX"] = nil
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = directory }
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        process.standardInput = FileHandle.nullDevice
-        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.stdoutData.append(d) }
-        }
-        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.stderrData.append(d) }
-        }
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
-    /// Standard output as bytes (a file streamed with `-o -`).
-    var stdoutBytes: Data { lock.withLock { stdoutData } }
-    var stderr: String { lock.withLock { String(decoding: stderrData, as: UTF8.self) } }
-
-    /// Waits (bounded) for the `listening on HOST:PORT` line and returns the address.
-    func listeningAddress(timeout: Duration = .seconds(20)) async throws -> Endpoint {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").first, line.hasPrefix("listening on "),
-               let endpoint = Endpoint(parsing: String(line.dropFirst("listening on ".count))) {
-                return endpoint
-            }
-            guard process.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw HarnessError("\(name) did not announce its address; stderr:\n\(stderr)")
-    }
-
-    /// Waits (bounded) for exit and returns the status.
-    @discardableResult
-    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                kill(pid, SIGKILL)
-                throw HarnessError("\(name) did not exit within \(timeout); stderr:\n\(stderr)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // Let the pipes drain.
-        try await Task.sleep(for: .milliseconds(50))
-        return process.terminationStatus
-    }
-
-    func signal(_ sig: Int32) {
-        if process.isRunning { kill(pid, sig) }
-    }
-
-    /// SIGTERM, then SIGKILL if it is still running after `grace`.
-    func stop(grace: Duration = .seconds(5)) async {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    deinit {
-        if process.isRunning { kill(pid, SIGKILL) }
+        let executable = absolute ? URL(fileURLWithPath: name) : Harness.binDirectory.appendingPathComponent(name)
+        try super.init(name: name, executable: executable, arguments: arguments, environment: environment,
+                       directory: directory)
     }
 }
 
