@@ -133,7 +133,7 @@ public struct Manifest: Hashable, Sendable {
         let needed = Self.headerLength + expected * 32
         guard b.count >= needed else { throw .truncated }
         guard b.count == needed else { throw .trailingBytes }
-        let fileHash = SHA256Hash(bytes: b[21..<53])!
+        let fileHash = SHA256Hash(bytes: b[(Self.headerLength - 32)..<Self.headerLength])!
         var pieces: [SHA256Hash] = []
         pieces.reserveCapacity(expected)
         var offset = Self.headerLength

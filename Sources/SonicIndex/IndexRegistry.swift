@@ -165,7 +165,7 @@ public struct IndexRegistry: Sendable {
         let limit = min(Int(request.limit), limits.maximumResultsPerPage)
         let start = min(Int(request.offset), ordered.count)
         var page: [SearchResult] = []
-        var budget = WireLimits.maximumPayload(for: .searchResults) - 8
+        var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader
         for group in ordered[start...].prefix(limit) {
             let result = group.result()
             let size = result.encodedLength

@@ -67,7 +67,7 @@ struct BlockSender {
         guard read == count else { return false }
         let compressible = openFile?.entry.compressible ?? false
         let block = encoder.encode(buffer, requestID: requestID, fileIsCompressible: compressible)
-        let wireBytes = block.payload.readableBytes + WireLimits.headerLength + 9
+        let wireBytes = WireSize.dataFrame(payload: block.payload.readableBytes)
         try await rateLimiter?.acquire(wireBytes)
         statistics.record(fileBytes: count, wireBytes: wireBytes, deflated: block.encoding == .deflate)
         try await outbound.write(.data(block))

@@ -108,10 +108,10 @@ public struct IndexAnnouncer: Sendable {
         let newByName = Dictionary(new.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let removed = old.keys.filter { newByName[$0] == nil }.sorted()
         let added = new.filter { old[$0.name] != $0 }
-        for batch in Self.batches(removed, size: { $0.utf8.count + 2 }) {
+        for batch in Self.batches(removed, size: WireSize.string) {
             try await session.requestOK(.unregister(batch))
         }
-        for batch in Self.batches(added, size: { $0.name.utf8.count + 2 + 72 }) {
+        for batch in Self.batches(added, size: { WireSize.registeredFile(nameBytes: $0.name.utf8.count) }) {
             try await session.requestOK(.register(batch))
         }
         if !removed.isEmpty || !added.isEmpty {
@@ -124,7 +124,7 @@ public struct IndexAnnouncer: Sendable {
 
     /// Splits `items` into frames that respect both the per-frame count and byte limits.
     static func batches<T>(_ items: [T], size: (T) -> Int) -> [[T]] {
-        let byteBudget = WireLimits.maximumPayload(for: .register) - 4
+        let byteBudget = WireLimits.maximumPayload(for: .register) - WireSize.listCount
         var out: [[T]] = []
         var current: [T] = []
         var bytes = 0

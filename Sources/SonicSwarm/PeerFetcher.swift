@@ -123,7 +123,7 @@ struct PeerFetcher: Sendable {
                 guard block.requestID == pipeline[0].id else {
                     throw PeerProblem.protocolViolation("data for request \(block.requestID), expected \(pipeline[0].id)")
                 }
-                let wire = block.payload.readableBytes + WireLimits.headerLength + 9
+                let wire = WireSize.dataFrame(payload: block.payload.readableBytes)
                 swarm.countWire(wire, peer: peer)
                 try await settings.rateLimiter?.acquire(wire)
                 if let cancelledAt = pipeline[0].cancelledAt {

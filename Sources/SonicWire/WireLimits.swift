@@ -1,3 +1,5 @@
+import SonicCore
+
 /// Hard limits of the protocol (docs/PROTOCOL.md, "Limits"). A frame longer than its
 /// kind's limit is refused from its header alone, before any byte of it is buffered.
 public enum WireLimits {
@@ -32,23 +34,29 @@ public enum WireLimits {
         guard bytes <= maximumStringLength else { throw StringTooLong(what: what, bytes: bytes) }
     }
 
-    /// Largest payload (after the kind byte) accepted for each kind.
+    /// Bytes a REGISTER or UNREGISTER frame may spend per file on average (names are short
+    /// in practice; the announcer splits by bytes as well as by count).
+    public static let registerBytesPerFile = 512
+    /// Room above a DATA block's raw length: the encoder never sends a deflated block larger
+    /// than the raw one, so this is slack, not a budget.
+    public static let dataSlack = 64
+
+    /// Largest payload (after the kind byte) accepted for each kind, from ``WireSize``.
     public static func maximumPayload(for kind: Message.Kind) -> Int {
         switch kind {
         case .hello, .welcome: 1024
-        case .challenge: 48
-        case .auth: 32
-        case .error: 16 + maximumStringLength
+        case .challenge: WireSize.challenge
+        case .auth: Challenge.proofLength
+        case .error: WireSize.errorFixed + maximumStringLength
         case .ok, .exit, .heartbeat: 0
-        case .register: 4 + maximumFilesPerFrame * 512
-        case .unregister: 4 + maximumFilesPerFrame * 512
-        case .search: 16 + maximumStringLength
+        case .register, .unregister: WireSize.listCount + maximumFilesPerFrame * registerBytesPerFile
+        case .search: WireSize.searchFixed + maximumStringLength
         case .searchResults: 8 << 20
-        case .manifestRequest: 32
-        case .manifest: 32 + 53 + 16_384 * 32
-        case .obtain: 8 + maximumStringLength
-        case .obtainRange: 52
-        case .data: 9 + maximumBlockLength + 64
+        case .manifestRequest: WireSize.hash
+        case .manifest: WireSize.hash + Manifest.headerLength + Manifest.maximumPieceCount * WireSize.hash
+        case .obtain: WireSize.obtainFixed + maximumStringLength
+        case .obtainRange: WireSize.obtainRange
+        case .data: WireSize.dataBlockHeader + maximumBlockLength + dataSlack
         case .end, .cancel: 4
         }
     }
