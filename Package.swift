@@ -1,11 +1,21 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+/// Swift 6 language mode, plus: members are visible only from modules a file imports (so
+/// every dependency is declared where it is used), and existential types are spelled `any`.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
 let package = Package(
     name: "sonic-share",
-    platforms: [.macOS(.v15)],
+    // Linux only: the code calls Glibc directly (pread/pwrite, fcntl locks, sync_file_range,
+    // openat), so no other platform is claimed here.
     products: [
         .executable(name: "sonic-index", targets: ["sonic-index"]),
         .executable(name: "sonic-seed", targets: ["sonic-seed"]),
@@ -54,7 +64,7 @@ let package = Package(
         .target(
             name: "SonicNet",
             dependencies: [
-                "SonicWire",
+                "SonicWire", "SonicCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,14 +76,22 @@ let package = Package(
         // The central index: a pure registry plus the server that drives it.
         .target(
             name: "SonicIndex",
-            dependencies: ["SonicNet", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "SonicNet", "SonicWire", "SonicCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         // The upload side: folder scan, manifest cache, peer server, index announcer.
         .target(
             name: "SonicSeed",
             dependencies: [
-                "SonicNet", "SonicCompression",
+                "SonicNet", "SonicCompression", "SonicWire", "SonicCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -81,7 +99,12 @@ let package = Package(
         // The download side: piece scheduler, partial file, resume record, swarm engine.
         .target(
             name: "SonicSwarm",
-            dependencies: ["SonicNet", "SonicCompression", "CSystemShims"],
+            dependencies: [
+                "SonicNet", "SonicCompression", "SonicWire", "SonicCore", "CSystemShims",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // What the command-line programs share: options, unit parsing, output, shutdown.
@@ -90,6 +113,7 @@ let package = Package(
             dependencies: [
                 "SonicNet", "SonicWire", "SonicCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -99,35 +123,45 @@ let package = Package(
         // Shared by the end-to-end tests and sonic-bench: managed child processes, seeded data.
         .target(name: "SonicTestSupport", dependencies: ["SonicCore"], swiftSettings: strict),
 
-        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI"], swiftSettings: strict),
-        .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicCLI"], swiftSettings: strict),
-        .executableTarget(name: "sonic-get", dependencies: ["SonicSwarm", "SonicSeed", "SonicCLI"], swiftSettings: strict),
-        .executableTarget(name: "sonic-search", dependencies: ["SonicCLI"], swiftSettings: strict),
+        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI", "SonicCore", argumentParser, logging],
+                          swiftSettings: strict),
+        .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicCLI", "SonicCore", argumentParser, logging],
+                          swiftSettings: strict),
+        .executableTarget(
+            name: "sonic-get",
+            dependencies: ["SonicSwarm", "SonicSeed", "SonicCLI", "SonicCompression", "SonicCore", "SonicNet", "SonicWire",
+                           argumentParser, logging],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "sonic-search", dependencies: ["SonicCLI", "SonicNet", "SonicWire", argumentParser, logging],
+                          swiftSettings: strict),
         .executableTarget(
             name: "sonic-bench",
-            dependencies: ["SonicCLI", "SonicCore", "SonicTestSupport"],
+            dependencies: ["SonicCLI", "SonicCore", "SonicTestSupport", argumentParser],
             path: "Benchmarks/SonicBench",
             swiftSettings: strict
         ),
 
         .testTarget(name: "SonicCoreTests", dependencies: ["SonicCore"], swiftSettings: strict),
-        .testTarget(name: "SonicCLITests", dependencies: ["SonicCLI", "SonicCore"], swiftSettings: strict),
+        .testTarget(name: "SonicCLITests", dependencies: ["SonicCLI", "SonicCore", "SonicWire"], swiftSettings: strict),
         .testTarget(
             name: "SonicWireTests",
-            dependencies: ["SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
+            dependencies: ["SonicWire", "SonicCore", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: strict
         ),
-        .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression"], swiftSettings: strict),
-        .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex"], swiftSettings: strict),
+        .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression", .product(name: "NIOCore", package: "swift-nio")],
+                    swiftSettings: strict),
+        .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex", "SonicCore", "SonicWire"], swiftSettings: strict),
         .testTarget(
             name: "SonicNetTests",
-            dependencies: ["SonicNet", .product(name: "NIOEmbedded", package: "swift-nio"),
+            dependencies: ["SonicNet", "SonicCore", "SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed"], swiftSettings: strict),
-        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm"], swiftSettings: strict),
+        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", logging], swiftSettings: strict),
+        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["SonicCore", "SonicWire", "SonicTestSupport", .product(name: "NIOCore", package: "swift-nio")],

@@ -1,3 +1,4 @@
+import SonicTestSupport
 import ArgumentParser
 import Foundation
 import SonicCLI

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Runs long-lived services until they finish or SIGINT/SIGTERM asks them to stop gracefully.
 public enum ServiceRunner {

@@ -10,7 +10,7 @@ public enum FrameChannelSetup {
     /// it for async use. `addHandlers` may add message-level handlers after the codec. Call on the channel's event loop, inside the bootstrap's initializer;
     /// both servers and clients build their connections through here.
     public static func configure(
-        _ channel: Channel,
+        _ channel: any Channel,
         idleTimeout: TimeAmount? = nil,
         idleCountsWrites: Bool = false,
         frameTimeout: TimeAmount? = nil,

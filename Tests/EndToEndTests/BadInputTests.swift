@@ -1,3 +1,4 @@
+import SonicTestSupport
 import Foundation
 import SonicCore
 import SonicWire

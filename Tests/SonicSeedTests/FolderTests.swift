@@ -1,3 +1,4 @@
+import SonicWire
 import Foundation
 import Logging
 import SonicCore

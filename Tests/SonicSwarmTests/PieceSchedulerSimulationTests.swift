@@ -1,3 +1,4 @@
+import SonicCore
 import SonicSwarm
 import Testing
 
