@@ -65,7 +65,7 @@ public enum ServerConversation {
                 nonce: nonce, proof: secret.serverProof(clientNonce: hello.nonce, serverNonce: nonce))))
             let answer = try await session.receive()
             guard case .auth(let proof) = answer else {
-                throw ErrorMessage(.notAuthorized, "this network is members-only: a secret is required (--secret-file or SONIC_SECRET)")
+                throw ErrorMessage(.notAuthorized, "this network is members-only: a secret is required")
             }
             guard NetworkSecret.matches(proof, secret.clientProof(clientNonce: hello.nonce, serverNonce: nonce)) else {
                 throw ErrorMessage(.notAuthorized, "wrong network secret")
