@@ -161,7 +161,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", logging], swiftSettings: strict),
-        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire"], swiftSettings: strict),
+        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire", "SonicTestSupport"],
+                    swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["SonicCore", "SonicWire", "SonicTestSupport", .product(name: "NIOCore", package: "swift-nio")],

@@ -1,6 +1,6 @@
-/// Deterministic pseudo-random bytes (xorshift64), fast enough for hundreds of MiB: the
-/// one generator of test data and benchmark input.
-public struct SeededBytes: Sendable {
+/// Deterministic pseudo-random numbers and bytes (xorshift64), fast enough for hundreds of
+/// MiB: the one seeded generator of test data, randomized tests and benchmark input.
+public struct SeededBytes: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) {

@@ -87,7 +87,7 @@ struct HostileClientTests {
         try await net.addSeeder(folder: Harness.fixtures)
         try await net.run {
             _ = try await net.waitForSearch([], until: { $0.count == NetworkTests.fixtureNames.count })
-            var generator = SplitMix(seed: 20261124)
+            var generator = SeededBytes(seed: 20261124)
             for endpoint in [net.indexAddress, net.seederAddresses[0]] {
                 for round in 0..<60 {
                     let client = try RawClient(endpoint, timeoutSeconds: 3)
@@ -111,18 +111,5 @@ struct HostileClientTests {
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("random-1.5MiB.bin"))
                 == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent("random-1.5MiB.bin")))
         }
-    }
-}
-
-/// A tiny deterministic generator (reproducible garbage).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

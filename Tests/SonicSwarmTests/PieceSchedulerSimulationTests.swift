@@ -1,4 +1,5 @@
 import SonicCore
+import SonicTestSupport
 import SonicSwarm
 import Testing
 
@@ -57,19 +58,6 @@ struct SwarmSimulation {
             }
         }
         return tick
-    }
-}
-
-/// SplitMix64: a seeded generator so randomized tests replay exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -135,7 +123,7 @@ struct PieceSchedulerSimulationTests {
     /// invariant after each step.
     @Test(arguments: [(UInt64(1), 2), (UInt64(2), 2), (UInt64(3), 3), (UInt64(4), 1)])
     func randomEventsKeepEveryInvariant(seed: UInt64, maxRequesters: Int) {
-        var random = SeededGenerator(state: seed)
+        var random = SeededBytes(seed: seed)
         let pieceCount = 40
         let peerIDs = Array(1...6)
         var scheduler = PieceScheduler(pieceCount: pieceCount, alreadyVerified: [5, 17],
