@@ -11,6 +11,10 @@ import SonicWire
 
 @main
 struct SonicGetCommand: AsyncParsableCommand {
+    static func main() async {
+        await mainReportingUsageErrors()
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sonic-get",
         abstract: "Download a file from every peer that shares it, at once.",
@@ -39,7 +43,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Where to save (a file path, an existing folder, or - for standard output once the whole file is verified). Default: the name's last component in the current folder.")
     var output: String?
 
-    @Option(name: .customLong("hash"), help: "Pick the content whose id or SHA-256 starts with this prefix (when a name is shared with different contents).")
+    @Option(name: .customLong("hash"), help: "Pick the content whose SHA-256 (as sonic-search shows it) or content id starts with this prefix, or a whole SHA-256 (when a name is shared with different contents).")
     var hashPrefix: String?
 
     @Flag(help: "Overwrite an existing output file with different content.")

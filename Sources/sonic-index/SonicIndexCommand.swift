@@ -6,6 +6,10 @@ import SonicIndex
 
 @main
 struct SonicIndexCommand: AsyncParsableCommand {
+    static func main() async {
+        await mainReportingUsageErrors()
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sonic-index",
         abstract: "Run the Sonic Share index: the list of which peer shares which file.",

@@ -6,6 +6,10 @@ import SonicWire
 
 @main
 struct SonicSearchCommand: AsyncParsableCommand {
+    static func main() async {
+        await mainReportingUsageErrors()
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sonic-search",
         abstract: "Search the Sonic Share network for files.",

@@ -6,6 +6,10 @@ import SonicSeed
 
 @main
 struct SonicSeedCommand: AsyncParsableCommand {
+    static func main() async {
+        await mainReportingUsageErrors()
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sonic-seed",
         abstract: "Share a folder with the Sonic Share network.",

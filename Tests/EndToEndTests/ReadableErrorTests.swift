@@ -77,6 +77,7 @@ struct ReadableErrorTests {
             let (status, p) = try await Self.run("sonic-get", ["x", option, value, "--index", "127.0.0.1:1"])
             #expect(status == 64, "\(option) \(value)")
             #expect(p.stderr.contains(says), "\(option) \(value): \(p.stderr)")
+            #expect(p.stderr.hasPrefix("sonic-get: ") && !p.stderr.contains("Error:"), "\(p.stderr)")
         }
     }
 
