@@ -11,7 +11,7 @@ public struct ServerLimitOptions: ParsableArguments, Sendable {
     @Option(help: "Most connections from one IP address (default: index 256, seeder 128).")
     var maxConnectionsPerIp: Int?
 
-    @Option(parsing: .unconditional, help: "Close a connection whose frame (or first frame) takes longer than this to arrive.", transform: DurationText.argument)
+    @Option(parsing: .unconditional, help: "Close a connection whose frame (or first frame) takes longer than this to arrive (default: 10s).", transform: DurationText.argument)
     var frameTimeout = DurationText(.seconds(10))
 
     public init() {}

@@ -61,7 +61,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Option(help: "Requests (pieces) kept in flight per peer (1...64). More helps on high-latency links; each costs a piece of memory.")
     var requestsPerPeer = 2
 
-    @Option(parsing: .unconditional, help: "Drop a peer that owes data and sends nothing for this long.", transform: DurationText.argument)
+    @Option(parsing: .unconditional, help: "Drop a peer that owes data and sends nothing for this long (default: 5s).", transform: DurationText.argument)
     var peerTimeout = DurationText(.seconds(5))
 
     @Option(help: "Accept deflated blocks: auto or never.")

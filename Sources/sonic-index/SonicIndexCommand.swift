@@ -30,7 +30,7 @@ struct SonicIndexCommand: AsyncParsableCommand {
     @Option(help: "TCP port to listen on (0: any free port).")
     var port = 5015
 
-    @Option(parsing: .unconditional, help: "Forget a peer that sends nothing for this long (e.g. 15s, 500ms).", transform: DurationText.argument)
+    @Option(parsing: .unconditional, help: "Forget a peer that sends nothing for this long (e.g. 15s, 500ms) (default: 15s).", transform: DurationText.argument)
     var heartbeatTimeout = DurationText(.seconds(15))
 
     @Option(help: "Most files one peer may register.")

@@ -35,10 +35,10 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(help: "TCP port to serve peers on (0: any free port).")
     var port = 6020
 
-    @Option(parsing: .unconditional, help: "Interval between heartbeats to each index.", transform: DurationText.argument)
+    @Option(parsing: .unconditional, help: "Interval between heartbeats to each index (default: 5s).", transform: DurationText.argument)
     var heartbeat = DurationText(.seconds(5))
 
-    @Option(parsing: .unconditional, help: "Interval between rescans of the folder.", transform: DurationText.argument)
+    @Option(parsing: .unconditional, help: "Interval between rescans of the folder (default: 10s).", transform: DurationText.argument)
     var rescan = DurationText(.seconds(10))
 
     @Option(help: "Folder for the manifest cache (default: $XDG_CACHE_HOME/sonic-share or ~/.cache/sonic-share).")
@@ -56,7 +56,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Limit all uploads together to this many wire bytes per second, e.g. 20MiB or 500KiB.", transform: ByteCount.argument)
     var maxUploadRate: ByteCount?
 
-    @Option(parsing: .unconditional, help: "Close a downloader's connection when nothing moves either way for this long.", transform: DurationText.argument)
+    @Option(parsing: .unconditional, help: "Close a downloader's connection when nothing moves either way for this long (default: 30s).", transform: DurationText.argument)
     var idleTimeout = DurationText(.seconds(30))
 
     @OptionGroup var limits: ServerLimitOptions
