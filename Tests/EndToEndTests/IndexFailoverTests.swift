@@ -93,11 +93,8 @@ struct IndexFailoverTests {
                 _ = try await s.listeningAddress()
                 seeders.append(s)
             }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline {
-                let results = try await TestNetwork.searchJSON(address.description, ["outlive"])
-                if (results.first?["peers"] as? [String])?.count == 4 { break }
-                try await Task.sleep(for: .milliseconds(100))
+            try await Harness.waitUntil("all four seeders registered") {
+                try await Self.peerCount(address.description, "outlive") == 4
             }
             let get = try Program("sonic-get", ["outlive.bin", "--json", "--index", address.description], directory: out)
             // The partial file exists once the manifest is in: from then on the index is not needed.
