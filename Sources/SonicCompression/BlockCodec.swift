@@ -1,11 +1,15 @@
+import CDeflate
 import CZlib
 import NIOCore
 
-/// Deflates and inflates single data blocks with system zlib (docs/PROTOCOL.md, "DATA").
+/// Deflates and inflates single data blocks (docs/PROTOCOL.md, "DATA"): deflate with system
+/// zlib, inflate with libdeflate, which decodes the same zlib streams about 2.7× faster
+/// (1.7 GB/s against 0.63 GB/s on log-like text, docs/PERFORMANCE.md).
 ///
 /// Each block is an independent zlib stream, so any block can be decoded alone and a corrupt
-/// one costs only itself. The z_stream states are kept and reset between blocks (cheaper than
-/// init/end per block), so a codec belongs to one task: it is a class and not `Sendable`.
+/// one costs only itself. The deflate and inflate states are kept between blocks (cheaper
+/// than allocating them per block), so a codec belongs to one task: it is a class and not
+/// `Sendable`.
 public final class BlockCodec {
     /// A block is sent deflated only if that saves at least this share of its bytes
     /// (Syncthing uses ~3%): below it, the receiver's inflate costs more than the bytes saved.
@@ -17,8 +21,7 @@ public final class BlockCodec {
 
     private var deflater = z_stream()
     private var deflaterLevel: Int32?
-    private var inflater = z_stream()
-    private var inflaterReady = false
+    private var inflater: OpaquePointer?
 
     public init(maximumRawLength: Int = 256 * 1024) {
         self.maximumRawLength = maximumRawLength
@@ -26,7 +29,7 @@ public final class BlockCodec {
 
     deinit {
         if deflaterLevel != nil { deflateEnd(&deflater) }
-        if inflaterReady { inflateEnd(&inflater) }
+        if let inflater { libdeflate_free_decompressor(inflater) }
     }
 
     /// The deflated form of `raw`, or nil when it would not save ``minimumSaving`` of its size.
@@ -82,48 +85,34 @@ public final class BlockCodec {
         guard rawLength <= maximumRawLength else {
             throw .declaredLengthTooLarge(rawLength, limit: maximumRawLength)
         }
-        if inflaterReady {
-            inflateReset(&inflater)
-        } else {
-            guard inflateInit_(&inflater, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-                throw .corrupt("inflateInit failed")
-            }
-            inflaterReady = true
-        }
-        var outcome: Result<Int, InflateError> = .success(0)
+        if inflater == nil { inflater = libdeflate_alloc_decompressor() }
+        guard let inflater else { throw .corrupt("cannot allocate a decompressor") }
+        var result = LIBDEFLATE_SUCCESS
+        var produced = 0
+        var consumed = 0
         let start = output.writerIndex
-        _ = payload.withUnsafeReadableBytes { input in
-            output.writeWithUnsafeMutableBytes(minimumWritableBytes: rawLength) { out in
-                inflater.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-                inflater.avail_in = uInt(input.count)
-                inflater.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                inflater.avail_out = uInt(rawLength)
-                let rc = inflate(&inflater, Z_FINISH)
-                let produced = rawLength - Int(inflater.avail_out)
-                switch rc {
-                case Z_STREAM_END:
-                    outcome = produced == rawLength && inflater.avail_in == 0
-                        ? .success(produced)
-                        : (produced != rawLength ? .failure(.shorterThanDeclared(declared: rawLength, actual: produced))
-                                                 : .failure(.corrupt("trailing bytes after the stream")))
-                case Z_BUF_ERROR where inflater.avail_out == 0:
-                    outcome = .failure(.longerThanDeclared(rawLength))
-                case Z_BUF_ERROR:
-                    outcome = .failure(.shorterThanDeclared(declared: rawLength, actual: produced))
-                default:
-                    let message = inflater.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
-                    outcome = .failure(.corrupt(message))
-                }
-                return produced
+        payload.withUnsafeReadableBytes { input in
+            _ = output.writeWithUnsafeMutableBytes(minimumWritableBytes: rawLength) { out in
+                result = libdeflate_zlib_decompress_ex(inflater, input.baseAddress, input.count, out.baseAddress, rawLength,
+                                                       &consumed, &produced)
+                return result == LIBDEFLATE_SUCCESS ? produced : 0
             }
         }
-        inflater.next_in = nil
-        inflater.next_out = nil
-        switch outcome {
-        case .success: return
-        case .failure(let error):
+        switch result {
+        case LIBDEFLATE_SUCCESS where produced == rawLength && consumed == payload.readableBytes:
+            return
+        case LIBDEFLATE_SUCCESS where produced == rawLength:
             output.moveWriterIndex(to: start)
-            throw error
+            throw .corrupt("trailing bytes after the stream")
+        case LIBDEFLATE_SUCCESS, LIBDEFLATE_SHORT_OUTPUT:
+            output.moveWriterIndex(to: start)
+            throw .shorterThanDeclared(declared: rawLength, actual: produced)
+        case LIBDEFLATE_INSUFFICIENT_SPACE:
+            output.moveWriterIndex(to: start)
+            throw .longerThanDeclared(rawLength)
+        default:
+            output.moveWriterIndex(to: start)
+            throw .corrupt("not a valid zlib stream")
         }
     }
 

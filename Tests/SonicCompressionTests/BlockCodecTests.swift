@@ -111,6 +111,18 @@ import Testing
         }
     }
 
+    @Test func bytesAfterTheStreamAreRejected() throws {
+        let codec = BlockCodec()
+        let raw = Self.text(16 * 1024)
+        var deflated = try #require(codec.compress(raw, level: 1))
+        deflated.writeBytes([1, 2, 3])
+        var out = ByteBuffer()
+        #expect(throws: BlockCodec.InflateError.corrupt("trailing bytes after the stream")) {
+            try codec.decompress(deflated, rawLength: raw.readableBytes, into: &out)
+        }
+        #expect(out.readableBytes == 0)
+    }
+
     @Test func aDeclaredLengthAboveTheBlockLimitIsRejectedBeforeInflating() {
         var out = ByteBuffer()
         #expect(throws: BlockCodec.InflateError.declaredLengthTooLarge(256 * 1024 + 1, limit: 256 * 1024)) {
