@@ -28,21 +28,24 @@ public struct BlockEncodingPolicy: Sendable {
 }
 
 /// Reads blocks from files and writes them as DATA frames for one connection, keeping the
-/// last opened file (requests for one file come in long runs).
+/// last opened file (requests for one file come in long runs). Blocks worth deflating come
+/// from the shared ``DeflatedBlockCache`` when another downloader already had them.
 struct BlockSender {
     let outbound: NIOAsyncChannelOutboundWriter<Message>
     let encoder: BlockEncoder
     let statistics: UploadStatistics
     let rateLimiter: RateLimiter?
+    let cache: DeflatedBlockCache?
     private var openFile: (entry: SharedEntry, file: ReadOnlyFile)?
     private let allocator = ByteBufferAllocator()
 
     init(outbound: NIOAsyncChannelOutboundWriter<Message>, encoder: BlockEncoder, statistics: UploadStatistics,
-         rateLimiter: RateLimiter?) {
+         rateLimiter: RateLimiter?, cache: DeflatedBlockCache?) {
         self.outbound = outbound
         self.encoder = encoder
         self.statistics = statistics
         self.rateLimiter = rateLimiter
+        self.cache = cache
     }
 
     /// Opens (or reuses) `entry`'s file, refusing it unless it is still the file that was
@@ -60,13 +63,28 @@ struct BlockSender {
     /// Sends `count` bytes at `offset` as one DATA frame. False if the file is now shorter
     /// (it changed on disk).
     mutating func sendBlock(from file: ReadOnlyFile, at offset: UInt64, count: Int, requestID: UInt32) async throws -> Bool {
-        var buffer = allocator.buffer(capacity: count)
-        let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: space[0..<count]), at: offset)
+        let entry = openFile?.entry
+        let tryDeflate = encoder.triesDeflate(fileIsCompressible: entry?.compressible ?? false)
+        let key = entry.map { DeflatedBlockCache.Key(content: $0.contentID, offset: offset, length: count, level: encoder.policy.level) }
+        let cached = tryDeflate ? key.flatMap { cache?.lookup($0) } : nil
+        let block: DataBlock
+        if case .deflated(let payload) = cached {
+            // Another downloader's block: no read, no deflate.
+            block = DataBlock(requestID: requestID, encoding: .deflate, rawLength: UInt32(count), payload: payload)
+        } else {
+            var buffer = allocator.buffer(capacity: count)
+            let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: space[0..<count]), at: offset)
+            }
+            guard read == count else { return false }
+            block = encoder.encode(buffer, requestID: requestID, tryDeflate: tryDeflate && cached == nil)
+            if tryDeflate, cached == nil, let key, let cache {
+                // Kept in a buffer of its own size: the deflate output buffer is sized for the
+                // raw block and would hold about four times the memory the cache counts.
+                cache.store(block.encoding == .deflate ? .deflated(allocator.buffer(buffer: block.payload)) : .incompressible,
+                            for: key)
+            }
         }
-        guard read == count else { return false }
-        let compressible = openFile?.entry.compressible ?? false
-        let block = encoder.encode(buffer, requestID: requestID, fileIsCompressible: compressible)
         let wireBytes = WireSize.dataFrame(payload: block.payload.readableBytes)
         try await rateLimiter?.acquire(wireBytes)
         statistics.record(fileBytes: count, wireBytes: wireBytes, deflated: block.encoding == .deflate)
@@ -93,10 +111,14 @@ struct BlockEncoder {
         self.deflateAllowed = deflateAllowed
     }
 
-    func encode(_ raw: ByteBuffer, requestID: UInt32, fileIsCompressible: Bool) -> DataBlock {
-        let worthTrying = deflateAllowed
-            && (policy.mode == .always || (policy.mode == .auto && fileIsCompressible))
-        if worthTrying, let deflated = codec.compress(raw, level: policy.level) {
+    /// Whether a block of such a file is worth deflating for this downloader.
+    func triesDeflate(fileIsCompressible: Bool) -> Bool {
+        deflateAllowed && (policy.mode == .always || (policy.mode == .auto && fileIsCompressible))
+    }
+
+    /// The block as sent: deflated if `tryDeflate` and it shrinks enough, else raw.
+    func encode(_ raw: ByteBuffer, requestID: UInt32, tryDeflate: Bool) -> DataBlock {
+        if tryDeflate, let deflated = codec.compress(raw, level: policy.level) {
             return DataBlock(requestID: requestID, encoding: .deflate, rawLength: UInt32(raw.readableBytes), payload: deflated)
         }
         return DataBlock(requestID: requestID, encoding: .raw, rawLength: UInt32(raw.readableBytes), payload: raw)

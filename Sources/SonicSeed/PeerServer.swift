@@ -21,6 +21,8 @@ public final class PeerServer: Sendable {
         public var blockEncoding: BlockEncodingPolicy
         /// Wire bytes per second for all uploads together (nil: unlimited).
         public var maximumUploadRate: Double?
+        /// Bytes of deflated blocks kept for the next downloader (0: none).
+        public var blockCacheBytes: Int
 
         /// Sending counts as activity: a long piece to a slow downloader is not idleness.
         public static let defaultListener = ServerListener.Settings(
@@ -29,7 +31,8 @@ public final class PeerServer: Sendable {
 
         public init(listener: ServerListener.Settings = Configuration.defaultListener,
                     maximumQueuedRequests: Int = 256, blockEncoding: BlockEncodingPolicy = .init(),
-                    maximumUploadRate: Double? = nil) {
+                    maximumUploadRate: Double? = nil, blockCacheBytes: Int = 64 << 20) {
+            self.blockCacheBytes = blockCacheBytes
             self.listener = listener
             self.maximumUploadRate = maximumUploadRate
             self.maximumQueuedRequests = maximumQueuedRequests
@@ -41,6 +44,8 @@ public final class PeerServer: Sendable {
     public let listener: ServerListener
     public let library: SharedLibrary
     public let statistics = UploadStatistics()
+    /// Deflated blocks shared by every connection (nil when the cache is off).
+    public let blockCache: DeflatedBlockCache?
     private let rateLimiter: RateLimiter?
     private let sessionCounter = Atomic<UInt64>(0)
     private let logger: Logger
@@ -65,6 +70,7 @@ public final class PeerServer: Sendable {
         self.logger = logger
         self.contentChanged = contentChanged
         self.rateLimiter = configuration.maximumUploadRate.map { RateLimiter(bytesPerSecond: $0) }
+        self.blockCache = configuration.blockCacheBytes > 0 ? DeflatedBlockCache(capacity: configuration.blockCacheBytes) : nil
     }
 
     public func serve() async throws {
@@ -106,7 +112,7 @@ public final class PeerServer: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var sender = BlockSender(outbound: outbound, encoder: self.configuration.blockEncoding.makeEncoder(deflate: deflate),
-                                         statistics: self.statistics, rateLimiter: self.rateLimiter)
+                                         statistics: self.statistics, rateLimiter: self.rateLimiter, cache: self.blockCache)
                 defer { sender.finish() }
                 for await work in queue {
                     requests.dequeued()

@@ -75,16 +75,30 @@ public final class Seeder: Service, Sendable {
         logger.info("seeder stopped", metadata: [
             "uploaded": "\(ByteCount(t.fileBytes))", "wire": "\(ByteCount(t.wireBytes))",
             "blocks": "\(t.blocks)", "deflated-blocks": "\(t.deflatedBlocks)",
-        ])
+        ].merging(blockCacheMetadata(), uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// The block cache's hit rate, for the logs.
+    private func blockCacheMetadata() -> Logger.Metadata {
+        guard let cache = server.blockCache else { return [:] }
+        let s = cache.statistics
+        let lookups = s.hits + s.misses
+        let rate = lookups == 0 ? "-" : formatFixed(Double(s.hits) / Double(lookups) * 100, decimals: 1) + "%"
+        return ["block-cache-hits": "\(rate) of \(lookups)", "block-cache": "\(ByteCount(UInt64(s.bytes))) in \(s.entries) blocks"]
     }
 
     private func rescanLoop() async {
         var last = ContinuousClock.now
+        var lookupsLogged: UInt64 = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(200))
             let due = ContinuousClock.now - last >= configuration.rescanInterval
             guard due || indexer?.takeRescanRequest() == true else { continue }
             last = .now
+            if let s = server.blockCache?.statistics, s.hits + s.misses > lookupsLogged {
+                lookupsLogged = s.hits + s.misses
+                logger.info("uploads", metadata: blockCacheMetadata())
+            }
             do {
                 if let outcome = try await rescanNow(), outcome.hashed > 0 {
                     logger.info("rescan", metadata: ["files": "\(outcome.files)", "hashed": "\(outcome.hashed)"])

@@ -53,6 +53,11 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(help: "zlib level 1 (fastest) to 9 (smallest).")
     var level = 1
 
+    @Option(parsing: .unconditional,
+            help: "Memory for deflated blocks kept for the next downloader, so a popular file is deflated once (0: off).",
+            transform: ByteCount.argument)
+    var blockCache = ByteCount(64 << 20)
+
     @Option(parsing: .unconditional, help: "Limit all uploads together to this many wire bytes per second, e.g. 20MiB or 500KiB.", transform: ByteCount.argument)
     var maxUploadRate: ByteCount?
 
@@ -85,7 +90,8 @@ struct SonicSeedCommand: AsyncParsableCommand {
                 .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
                                                 idleTimeout: idleTimeout.duration, secret: networkSecret),
                       blockEncoding: .init(mode: compress, level: Int32(level)),
-                      maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
+                      maximumUploadRate: maxUploadRate.map { Double($0.bytes) },
+                      blockCacheBytes: Int(clamping: blockCache.bytes)),
                 library: library, logger: logger,
                 contentChanged: { _ in indexer.requestRescan() })
             Console.announceListening(server.boundAddress)

@@ -66,4 +66,29 @@ struct CompressionTests {
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("plain.log")) == SHA256Hash.of(text).hex)
         }
     }
+
+    /// The second downloader of a text file gets every deflated block from the seeder's
+    /// cache: the seeder logs a 50 % hit rate (all misses, then all hits) and the bytes match.
+    @Test func aSecondDownloaderGetsDeflatedBlocksFromTheCache() async throws {
+        let text = Self.logText(3 << 20)
+        let folder = try Harness.temporaryDirectory("cached")
+        let first = try Harness.temporaryDirectory("get")
+        let second = try Harness.temporaryDirectory("get")
+        try Data(text).write(to: folder.appendingPathComponent("app.log"))
+        let net = try await TestNetwork()
+        defer { [folder, first, second].forEach { try? FileManager.default.removeItem(at: $0) } }
+        try await net.run {
+            let seeder = try await net.addSeeder(folder: folder)
+            _ = try await net.waitForSearch(["app.log"], until: { !$0.isEmpty })
+            for out in [first, second] {
+                let (status, json, program) = try await net.get("app.log", [], directory: out)
+                #expect(status == 0, "stderr: \(program.stderr)")
+                #expect((json?["wire_bytes"] as? Int ?? .max) < text.count / 2)
+                #expect(try Harness.sha256(ofFile: out.appendingPathComponent("app.log")) == SHA256Hash.of(text).hex)
+            }
+            await seeder.stop()
+            // 3 MiB = 12 blocks of 256 KiB: 12 misses, then 12 hits.
+            #expect(seeder.stderr.contains("block-cache-hits=50.0% of 24"), "\(seeder.stderr)")
+        }
+    }
 }
