@@ -24,15 +24,21 @@ public struct Connector: Sendable {
         addHandlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in }
     ) async throws -> FrameChannel {
         let idle = idleTimeout
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<FrameChannel> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try FrameChannelSetup.configure(channel, idleTimeout: idle, addHandlers: addHandlers)
+            }
+        }
         do {
-            return try await ClientBootstrap(group: group)
-                .connectTimeout(connectTimeout)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .connect(host: endpoint.host, port: endpoint.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try FrameChannelSetup.configure(channel, idleTimeout: idle, addHandlers: addHandlers)
-                    }
-                }
+            // An address written as an IP needs no resolver and no happy-eyeballs race: connect
+            // to it directly (a few milliseconds less for every short conversation).
+            if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
+                return try await bootstrap.connect(to: address, channelInitializer: initializer)
+            }
+            return try await bootstrap.connect(host: endpoint.host, port: endpoint.port, channelInitializer: initializer)
         } catch {
             throw SessionError.connectFailed(endpoint, NetworkErrorText.reason(error))
         }
