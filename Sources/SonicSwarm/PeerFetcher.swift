@@ -87,7 +87,7 @@ struct PeerFetcher: Sendable {
     private func exchange(_ session: inout FrameSession) async throws {
         var pipeline: [Request] = []
         // Whatever way this ends, its requests no longer count against the in-flight budget.
-        defer { swarm.requestEnded(count: pipeline.count, receivedBytes: pipeline.reduce(0) { $0 + $1.buffer.readableBytes }) }
+        defer { swarm.requestsEnded(peer: peer, pieces: pipeline.map(\.piece)) }
         var nextID: UInt32 = 1
         let codec = BlockCodec()
         while true {
@@ -100,7 +100,7 @@ struct PeerFetcher: Sendable {
                 }
             }
             // Keep the pipeline full.
-            while pipeline.count < settings.requestsPerPeer, let assignment = swarm.nextPiece(for: peer, idle: pipeline.isEmpty) {
+            while pipeline.count < settings.requestsPerPeer, let assignment = swarm.nextPiece(for: peer, idle: pipeline.isEmpty, now: .now) {
                 let range = swarm.manifest.range(ofPiece: assignment.piece)
                 let length = Int(range.upperBound - range.lowerBound)
                 let request = Request(id: nextID, piece: assignment.piece, length: length,
@@ -145,7 +145,7 @@ struct PeerFetcher: Sendable {
                     throw PeerProblem.protocolViolation("END for request \(requestID), expected \(pipeline[0].id)")
                 }
                 let request = pipeline.removeFirst()
-                swarm.requestEnded(receivedBytes: request.buffer.readableBytes)
+                swarm.requestsEnded(peer: peer, pieces: [request.piece])
                 try finish(request)
                 // The last piece is in: nothing this peer still sends is needed.
                 if swarm.isComplete { return }
@@ -154,7 +154,7 @@ struct PeerFetcher: Sendable {
                     throw PeerProblem.protocolViolation("ERROR for unknown request \(error.requestID)")
                 }
                 let request = pipeline.remove(at: index)
-                swarm.requestEnded(receivedBytes: request.buffer.readableBytes)
+                swarm.requestsEnded(peer: peer, pieces: [request.piece])
                 swarm.abandoned(request.piece, by: peer)
                 // The peer's copy is gone or changed: nothing more to get from it.
                 throw PeerProblem.contentGone(error.description)
@@ -191,7 +191,7 @@ struct PeerFetcher: Sendable {
         request.buffer.withUnsafeReadableBytes { all in
             request.hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: all[(start - request.buffer.readerIndex)...]))
         }
-        swarm.receiving(request.buffer.writerIndex - start)
+        swarm.receiving(request.buffer.writerIndex - start, peer: peer, piece: request.piece, now: .now)
     }
 
     /// A request ended: verify and write its piece, or account for why not.
@@ -216,5 +216,6 @@ struct PeerFetcher: Sendable {
         }
         wholeFile.pieceVerified(request.piece, file: file)
         swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)
+        logger.trace("verified", metadata: ["piece": "\(request.piece)", "seconds": "\((ContinuousClock.now - request.sentAt).seconds)"])
     }
 }

@@ -159,6 +159,41 @@ public struct PieceScheduler: Sendable {
         return Assignment(piece: piece, isDuplicate: true)
     }
 
+    /// Endgame, with the piece chosen by the engine's own rule (projected finish times):
+    /// `peer` becomes another requester of `piece`, if the piece is in flight, not verified,
+    /// has fewer than ``maxRequestersPerPiece`` requesters and is not `peer`'s already.
+    public mutating func duplicate(_ piece: Int, for peer: PeerID, now: ContinuousClock.Instant) -> Assignment? {
+        guard peers[peer]?.status == .active, pieces.indices.contains(piece) else { return nil }
+        let record = pieces[piece]
+        guard !record.isVerified, !record.requests.isEmpty, record.requests.count < maxRequestersPerPiece,
+              !record.requests.contains(where: { $0.peer == peer }) else { return nil }
+        addRequest(piece: piece, peer: peer, now: now)
+        return Assignment(piece: piece, isDuplicate: true)
+    }
+
+    /// In endgame, the in-flight pieces `peer` could copy (``duplicate(_:for:now:)``), each
+    /// with its requesters and when they asked. O(pieces in flight).
+    public func duplicateCandidates(for peer: PeerID) -> [(piece: Int, requests: [(peer: PeerID, startedAt: ContinuousClock.Instant)])] {
+        var seen = Set<Int>()
+        var out: [(piece: Int, requests: [(peer: PeerID, startedAt: ContinuousClock.Instant)])] = []
+        for record in peers.values {
+            for piece in record.inFlight where seen.insert(piece).inserted {
+                let requests = pieces[piece].requests
+                guard requests.count < maxRequestersPerPiece, !requests.contains(where: { $0.peer == peer }) else { continue }
+                out.append((piece, requests.map { ($0.peer, $0.startedAt) }))
+            }
+        }
+        return out
+    }
+
+    /// `peer`'s in-flight pieces in the order it requested them (the order they arrive in).
+    public func duplicateOrderedRequests(of peer: PeerID) -> [(piece: Int, startedAt: ContinuousClock.Instant)] {
+        (peers[peer]?.inFlight ?? []).compactMap { piece -> (piece: Int, startedAt: ContinuousClock.Instant, order: UInt64)? in
+            guard let request = pieces[piece].requests.first(where: { $0.peer == peer }) else { return nil }
+            return (piece, request.startedAt, request.order)
+        }.sorted { $0.order < $1.order }.map { ($0.piece, $0.startedAt) }
+    }
+
     /// `piece` arrived from `peer` and its hash matched: it is verified for good and never
     /// handed out again, and `peer` is credited with it.
     ///

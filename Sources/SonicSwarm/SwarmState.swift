@@ -24,6 +24,10 @@ final class SwarmState: Sendable {
         var verifiedBytes: UInt64
         /// Bytes received into pieces still in flight (not yet verified).
         var receivingBytes: UInt64 = 0
+        /// The same, per request: peer → piece → bytes.
+        var received: [Int: [Int: Int]] = [:]
+        /// Throughput per peer, for the tail rules.
+        var rates = PeerRates()
         var retriedPieces = 0
         /// Requests in flight across all peers (pieces buffered or about to be).
         var inFlight = 0
@@ -51,17 +55,76 @@ final class SwarmState: Sendable {
 
     // MARK: Work
 
-    /// The next piece for `peer`, or nil (nothing to do now, banned, or over the in-flight
-    /// budget). Endgame duplicates only go to an idle peer (`idle`: nothing in flight); an idle
-    /// peer may always have one request, so the budget never starves a peer.
-    func nextPiece(for peer: Int, idle: Bool) -> PieceScheduler.Assignment? {
+    /// The next piece for `peer`, or nil (nothing to do now, banned, over the in-flight
+    /// budget, or a piece it would deliver after everyone else finished: ``TailPolicy``).
+    /// Endgame duplicates only go to an idle peer (`idle`: nothing in flight); an idle peer
+    /// may always have one request, so the budget never starves a peer.
+    func nextPiece(for peer: Int, idle: Bool, now: ContinuousClock.Instant) -> PieceScheduler.Assignment? {
         state.withLock { s in
             guard idle || s.inFlight < maximumInFlight else { return nil }
-            let assignment = s.scheduler.nextPiece(for: peer, now: .now, allowDuplicate: idle,
-                                                   duplicateAfter: Self.duplicationAge(typical: s.pieceSeconds))
+            let assignment: PieceScheduler.Assignment?
+            if s.scheduler.unassignedCount > 0 {
+                guard shouldStart(s, peer: peer) else { return nil }
+                assignment = s.scheduler.nextPiece(for: peer, now: now, allowDuplicate: false)
+            } else if idle {
+                assignment = duplicateForIdle(&s, peer: peer, now: now)
+            } else {
+                assignment = nil
+            }
             if assignment != nil { s.inFlight += 1 }
             return assignment
         }
+    }
+
+    /// Bytes `peer` still owes on its in-flight requests.
+    private func queuedBytes(_ s: State, peer: Int) -> Double {
+        s.scheduler.inFlight(for: peer).reduce(0.0) { total, piece in
+            total + Double(manifest.length(ofPiece: piece) - (s.received[peer]?[piece] ?? 0))
+        }
+    }
+
+    /// Rule one of ``TailPolicy``, with this download's numbers.
+    private func shouldStart(_ s: State, peer: Int) -> Bool {
+        let others = s.peers.indices.filter { $0 != peer && s.peers[$0].connected && s.scheduler.isActive($0) }.map {
+            (rate: s.rates.rate(of: $0), queuedBytes: queuedBytes(s, peer: $0))
+        }
+        return TailPolicy.shouldStart(pieceBytes: Double(manifest.pieceSize), queuedBytes: queuedBytes(s, peer: peer),
+                                      rate: s.rates.rate(of: peer), others: others,
+                                      unassignedPieces: s.scheduler.unassignedCount)
+    }
+
+    /// Rule two of ``TailPolicy``: the in-flight piece whose holder would deliver it latest,
+    /// if `peer` can deliver a copy clearly sooner. Before rates are known, the age rule.
+    private func duplicateForIdle(_ s: inout State, peer: Int, now: ContinuousClock.Instant) -> PieceScheduler.Assignment? {
+        guard let rate = s.rates.rate(of: peer) else {
+            return s.scheduler.nextPiece(for: peer, now: now, allowDuplicate: true,
+                                         duplicateAfter: Self.duplicationAge(typical: s.pieceSeconds))
+        }
+        var best: (piece: Int, holderSeconds: Double)?
+        for candidate in s.scheduler.duplicateCandidates(for: peer) {
+            // The earliest projected delivery among its requesters.
+            let holderSeconds = candidate.requests.map { request in
+                holderSecondsLeft(s, holder: request.peer, piece: candidate.piece, startedAt: request.startedAt, now: now)
+            }.min() ?? 0
+            if holderSeconds > (best?.holderSeconds ?? 0) { best = (candidate.piece, holderSeconds) }
+        }
+        guard let best, TailPolicy.shouldDuplicate(pieceBytes: Double(manifest.length(ofPiece: best.piece)), rate: rate,
+                                                   holderSeconds: best.holderSeconds)
+        else { return nil }
+        return s.scheduler.duplicate(best.piece, for: peer, now: now)
+    }
+
+    /// Seconds until `holder` delivers `piece`: what it owes on it and on the requests it
+    /// made before it (they arrive first), at its rate. Without a rate: the age rule says
+    /// whether the piece is late (infinitely far) or not (now).
+    private func holderSecondsLeft(_ s: State, holder: Int, piece: Int, startedAt: ContinuousClock.Instant,
+                                   now: ContinuousClock.Instant) -> Double {
+        guard let rate = s.rates.rate(of: holder), rate > 0 else {
+            return now - startedAt >= Self.duplicationAge(typical: s.pieceSeconds) ? .infinity : 0
+        }
+        let ahead = s.scheduler.duplicateOrderedRequests(of: holder).prefix { $0.piece != piece }.map(\.piece) + [piece]
+        let owed = ahead.reduce(0.0) { $0 + Double(manifest.length(ofPiece: $1) - (s.received[holder]?[$1] ?? 0)) }
+        return owed / rate
     }
 
     /// How long a piece must have been in flight before an idle peer copies it: twice the
@@ -71,18 +134,26 @@ final class SwarmState: Sendable {
         return .milliseconds(Int64(max(0.02, 2 * seconds) * 1000))
     }
 
-    /// A request of `peer` ended (verified, failed, cancelled or dropped with its connection),
-    /// with `receivedBytes` in its buffer.
-    func requestEnded(count: Int = 1, receivedBytes: Int) {
-        state.withLock {
-            $0.inFlight = max(0, $0.inFlight - count)
-            $0.receivingBytes -= min($0.receivingBytes, UInt64(receivedBytes))
+    /// Requests of `peer` for `pieces` ended (verified, failed, cancelled or dropped with
+    /// its connection): they leave the in-flight budget and the progress counts.
+    func requestsEnded(peer: Int, pieces: [Int]) {
+        state.withLock { s in
+            s.inFlight = max(0, s.inFlight - pieces.count)
+            for piece in pieces {
+                let bytes = s.received[peer]?.removeValue(forKey: piece) ?? 0
+                s.receivingBytes -= min(s.receivingBytes, UInt64(bytes))
+            }
         }
     }
 
-    /// Bytes of a piece in flight arrived (for progress within a piece).
-    func receiving(_ bytes: Int) {
-        state.withLock { $0.receivingBytes += UInt64(bytes) }
+    /// `bytes` of `piece` arrived from `peer` at `now`: progress within the piece, and the
+    /// peer's throughput.
+    func receiving(_ bytes: Int, peer: Int, piece: Int, now: ContinuousClock.Instant) {
+        state.withLock { s in
+            s.receivingBytes += UInt64(bytes)
+            s.received[peer, default: [:]][piece, default: 0] += bytes
+            s.rates.record(bytes, from: peer, at: now)
+        }
     }
 
     /// Records a verified piece, taking `seconds` from request to verification; the other
@@ -122,6 +193,7 @@ final class SwarmState: Sendable {
     func peerFailed(_ peer: Int, reason: String) {
         state.withLock { s in
             let returned = s.scheduler.peerFailed(peer)
+            s.rates.forget(peer)
             s.retriedPieces += returned.count
             s.peers[peer].failures += 1
             s.peers[peer].connected = false
