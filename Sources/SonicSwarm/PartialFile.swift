@@ -1,3 +1,4 @@
+import Crypto
 import CSystemShims
 import SonicCore
 
@@ -173,16 +174,32 @@ public final class PartialFile: Sendable {
 
     /// The pieces of `manifest` among `candidates` whose bytes in this file hash right.
     public func verifiedPieces(of manifest: Manifest, candidates: [Int]) -> [Int] {
-        var good: [Int] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: manifest.pieceSize, alignment: 16)
-        defer { buffer.deallocate() }
-        for piece in candidates {
-            let length = manifest.length(ofPiece: piece)
-            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-            guard let n = try? read(into: slice, at: manifest.range(ofPiece: piece).lowerBound), n == length else { continue }
-            if SHA256Hash.of(UnsafeRawBufferPointer(slice)) == manifest.pieceHashes[piece] { good.append(piece) }
+        candidates.filter { piece in
+            var hasher = SHA256()
+            guard (try? readChunks(manifest.range(ofPiece: piece), { hasher.update(bufferPointer: $0) })) != nil
+            else { return false }
+            return SHA256Hash(hasher.finalize()) == manifest.pieceHashes[piece]
         }
-        return good
+    }
+
+    /// Size of the reads of ``readChunks(_:_:)``: memory stays bounded whatever the piece size.
+    static let chunkLength = 1 << 20
+
+    /// Reads `range` in chunks of at most ``chunkLength`` bytes, handing each to `body`;
+    /// throws if the file is shorter.
+    func readChunks(_ range: Range<UInt64>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkLength, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = Int(min(UInt64(Self.chunkLength), range.upperBound - offset))
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+            guard try read(into: slice, at: offset) == count else {
+                throw FileError(path: path, message: "shorter than its verified pieces")
+            }
+            try body(UnsafeRawBufferPointer(slice))
+            offset += UInt64(count)
+        }
     }
 
     /// Deletes the partial file (its content must never be committed).

@@ -18,6 +18,7 @@ struct PeerFetcher: Sendable {
     let contentID: ContentID
     let swarm: SwarmState
     let file: PartialFile
+    let writers: PieceWriters
     let wholeFile: WholeFileHasher
     let settings: SwarmDownload.Settings
     let logger: Logger
@@ -26,8 +27,13 @@ struct PeerFetcher: Sendable {
     private struct Request {
         var id: UInt32
         var piece: Int
+        var offset: UInt64
         var length: Int
-        var buffer: ByteBuffer
+        /// Nil: this request writes its blocks through to the file (``PieceWriters``);
+        /// else a duplicate's copy, buffered until it verifies.
+        var buffer: ByteBuffer?
+        /// Bytes of the piece received so far.
+        var received = 0
         var hasher = SHA256()
         let sentAt = ContinuousClock.now
         /// When CANCEL was sent (another peer's copy won): what still arrives is discarded,
@@ -87,9 +93,14 @@ struct PeerFetcher: Sendable {
     private func exchange(_ session: inout FrameSession) async throws {
         var pipeline: [Request] = []
         // Whatever way this ends, its requests no longer count against the in-flight budget.
-        defer { swarm.requestsEnded(peer: peer, pieces: pipeline.map(\.piece)) }
+        defer {
+            for request in pipeline { writers.released(request.piece, by: peer) }
+            swarm.requestsEnded(peer: peer, pieces: pipeline.map(\.piece))
+        }
         var nextID: UInt32 = 1
         let codec = BlockCodec()
+        /// One block's worth of memory for inflating write-through blocks.
+        var scratch = ByteBufferAllocator().buffer(capacity: WireLimits.maximumBlockLength)
         while true {
             // Stop fetching pieces that another peer already delivered.
             let cancelled = swarm.takeCancellations(for: peer)
@@ -103,8 +114,9 @@ struct PeerFetcher: Sendable {
             while pipeline.count < settings.requestsPerPeer, let assignment = swarm.nextPiece(for: peer, idle: pipeline.isEmpty, now: .now) {
                 let range = swarm.manifest.range(ofPiece: assignment.piece)
                 let length = Int(range.upperBound - range.lowerBound)
-                let request = Request(id: nextID, piece: assignment.piece, length: length,
-                                      buffer: ByteBufferAllocator().buffer(capacity: length))
+                let writesThrough = writers.claim(assignment.piece, for: peer)
+                let request = Request(id: nextID, piece: assignment.piece, offset: range.lowerBound, length: length,
+                                      buffer: writesThrough ? nil : ByteBufferAllocator().buffer(capacity: length))
                 nextID &+= 1
                 try await session.send(.obtainRange(RangeRequest(
                     requestID: request.id, contentID: contentID, offset: range.lowerBound, length: UInt64(length))))
@@ -139,7 +151,12 @@ struct PeerFetcher: Sendable {
                     try await session.send(.cancel(requestID: pipeline[0].id))
                     continue
                 }
-                try append(block, to: &pipeline[0], codec: codec)
+                guard try append(block, to: &pipeline[0], codec: codec, scratch: &scratch) else {
+                    // Another peer's copy took the piece over: stop this one.
+                    pipeline[0].cancelledAt = .now
+                    try await session.send(.cancel(requestID: pipeline[0].id))
+                    continue
+                }
             case .end(let requestID):
                 guard requestID == pipeline[0].id else {
                     throw PeerProblem.protocolViolation("END for request \(requestID), expected \(pipeline[0].id)")
@@ -154,6 +171,7 @@ struct PeerFetcher: Sendable {
                     throw PeerProblem.protocolViolation("ERROR for unknown request \(error.requestID)")
                 }
                 let request = pipeline.remove(at: index)
+                writers.released(request.piece, by: peer)
                 swarm.requestsEnded(peer: peer, pieces: [request.piece])
                 swarm.abandoned(request.piece, by: peer)
                 // The peer's copy is gone or changed: nothing more to get from it.
@@ -166,53 +184,80 @@ struct PeerFetcher: Sendable {
         }
     }
 
-    /// Adds a block's bytes to the request's piece buffer (inflating if needed) and hash.
-    private func append(_ block: DataBlock, to request: inout Request, codec: BlockCodec) throws {
+    /// Takes a block of the request's piece: inflates it if needed, hashes it, and writes it
+    /// through to the file (or adds it to a duplicate's buffer). False if the piece was taken
+    /// over by another peer's copy (nothing written).
+    private func append(_ block: DataBlock, to request: inout Request, codec: BlockCodec,
+                        scratch: inout ByteBuffer) throws -> Bool {
         let rawLength = Int(block.rawLength)
-        guard request.buffer.readableBytes + rawLength <= request.length else {
+        guard request.received + rawLength <= request.length else {
             swarm.corrupt(request.piece, from: peer, reason: "more bytes than the piece holds")
             throw PeerProblem.corruptPiece(request.piece, "more bytes than the piece holds")
         }
-        let start = request.buffer.writerIndex
+        var bytes: ByteBuffer
         switch block.encoding {
         case .raw:
-            request.buffer.writeImmutableBuffer(block.payload)
+            bytes = block.payload
         case .deflate:
             guard settings.acceptDeflate else {
                 throw PeerProblem.protocolViolation("deflated block without negotiation")
             }
+            scratch.clear()
             do {
-                try codec.decompress(block.payload, rawLength: rawLength, into: &request.buffer)
+                try codec.decompress(block.payload, rawLength: rawLength, into: &scratch)
             } catch {
                 swarm.corrupt(request.piece, from: peer, reason: "bad deflate block: \(error)")
                 throw PeerProblem.corruptPiece(request.piece, "bad deflate block: \(error)")
             }
+            bytes = scratch
         }
-        request.buffer.withUnsafeReadableBytes { all in
-            request.hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: all[(start - request.buffer.readerIndex)...]))
+        let offset = request.offset + UInt64(request.received)
+        let kept = try bytes.withUnsafeReadableBytes { raw in
+            request.hasher.update(bufferPointer: raw)
+            if request.buffer != nil {
+                request.buffer!.writeBytes(raw)
+                return true
+            }
+            return try writers.write(raw, at: offset, piece: request.piece, from: peer)
         }
-        swarm.receiving(request.buffer.writerIndex - start, peer: peer, piece: request.piece, now: .now)
+        guard kept else { return false }
+        request.received += rawLength
+        swarm.receiving(rawLength, peer: peer, piece: request.piece, now: .now)
+        return true
     }
 
-    /// A request ended: verify and write its piece, or account for why not.
+    /// A request ended: verify its piece (and write a duplicate's buffer), or account for
+    /// why not.
     private func finish(_ request: Request) throws {
         if request.cancelled || swarm.isVerified(request.piece) {
+            writers.released(request.piece, by: peer)
             swarm.abandoned(request.piece, by: peer)
             return
         }
-        guard request.buffer.readableBytes == request.length else {
-            let why = "\(request.buffer.readableBytes) of \(request.length) bytes"
+        guard request.received == request.length else {
+            let why = "\(request.received) of \(request.length) bytes"
+            writers.released(request.piece, by: peer)
             swarm.corrupt(request.piece, from: peer, reason: why)
             throw PeerProblem.corruptPiece(request.piece, why)
         }
         let digest = SHA256Hash(request.hasher.finalize())
         guard digest == swarm.manifest.pieceHashes[request.piece] else {
             logger.warning("bad piece: peer banned for this download", metadata: ["piece": "\(request.piece)"])
+            writers.released(request.piece, by: peer)
             swarm.corrupt(request.piece, from: peer, reason: "SHA-256 mismatch")
             throw PeerProblem.corruptPiece(request.piece, "SHA-256 mismatch")
         }
-        try request.buffer.withUnsafeReadableBytes { bytes in
-            try file.write(bytes, at: swarm.manifest.range(ofPiece: request.piece).lowerBound)
+        let won: Bool
+        if let buffer = request.buffer {
+            won = try buffer.withUnsafeReadableBytes {
+                try writers.verified(request.piece, by: peer, buffered: $0, at: request.offset)
+            }
+        } else {
+            won = try writers.verified(request.piece, by: peer, buffered: nil, at: request.offset)
+        }
+        guard won else {
+            swarm.abandoned(request.piece, by: peer)
+            return
         }
         wholeFile.pieceVerified(request.piece, file: file)
         swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)

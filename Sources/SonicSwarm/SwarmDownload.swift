@@ -114,6 +114,7 @@ public enum SwarmDownload {
         let file = try PartialFile(targetPath: targetPath, size: manifest.fileSize)
         let recordPath = ResumeRecord.path(for: targetPath)
         let wholeFile = WholeFileHasher(manifest: manifest)
+        let writers = PieceWriters(file: file)
         let reused = resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
                                          wholeFile: wholeFile)
         if !reused.isEmpty {
@@ -171,7 +172,8 @@ public enum SwarmDownload {
                     var peerLogger = logger
                     peerLogger[metadataKey: "peer"] = "\(endpoint)"
                     let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, contentID: contentID, swarm: swarm,
-                                              file: file, wholeFile: wholeFile, settings: settings, logger: peerLogger)
+                                              file: file, writers: writers, wholeFile: wholeFile, settings: settings,
+                                              logger: peerLogger)
                     fetchers.addTask { await fetcher.run() }
                 }
                 // The fetcher that verifies the last piece returns at once; the others may be

@@ -57,17 +57,14 @@ final class WholeFileHasher: Sendable {
 
     private func catchUp(_ s: inout State, file: PartialFile) {
         guard s.failure == nil, s.ahead.contains(s.next) else { return }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: manifest.pieceSize, alignment: 16)
-        defer { buffer.deallocate() }
         while s.ahead.remove(s.next) != nil {
-            let length = manifest.length(ofPiece: s.next)
-            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-            let read = try? file.read(into: slice, at: manifest.range(ofPiece: s.next).lowerBound)
-            guard read == length else {
+            let range = manifest.range(ofPiece: s.next)
+            do {
+                try file.readChunks(range) { s.hasher.update(bufferPointer: $0) }
+            } catch {
                 s.failure = FileError(path: file.path, message: "cannot read back verified piece \(s.next)")
                 return
             }
-            s.hasher.update(bufferPointer: UnsafeRawBufferPointer(slice))
             s.next += 1
         }
     }
