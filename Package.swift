@@ -106,6 +106,7 @@ let package = Package(
                 "SonicNet", "SonicCompression", "SonicWire", "SonicCore", "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -133,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "sonic-get",
             dependencies: ["SonicSwarm", "SonicSeed", "SonicCLI", "SonicCompression", "SonicCore", "SonicNet", "SonicWire",
-                           argumentParser, logging],
+                           argumentParser, logging, .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         .executableTarget(name: "sonic-search", dependencies: ["SonicCLI", "SonicNet", "SonicWire", argumentParser, logging],

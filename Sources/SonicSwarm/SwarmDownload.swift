@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import SonicCompression
 import SonicCore
 import SonicNet
@@ -115,8 +116,12 @@ public enum SwarmDownload {
         let recordPath = ResumeRecord.path(for: targetPath)
         let wholeFile = WholeFileHasher(manifest: manifest)
         let writers = PieceWriters(file: file)
-        let reused = resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
-                                         wholeFile: wholeFile)
+        // Blocking file work (rehashing, fdatasync, the record, the rename) runs on NIO's
+        // thread pool, never on the two threads of the concurrency pool.
+        let blocking = NIOThreadPool.singleton
+        let reused = try await blocking.runIfActive {
+            resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath, wholeFile: wholeFile)
+        }
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
@@ -137,12 +142,14 @@ public enum SwarmDownload {
                 retriedPieces: s.retriedPieces, reusedPieces: reused.count, reusedBytes: reusedBytes)
         }
 
-        func checkpoint() {
+        @Sendable func checkpoint() async {
             let s = swarm.snapshot(includePieceLists: true)
             do {
-                try file.sync()
-                try ResumeRecord(contentID: contentID, pieceCount: manifest.pieceCount, verifiedPieces: s.verifiedList)
-                    .save(to: recordPath)
+                try await blocking.runIfActive {
+                    try file.sync()
+                    try ResumeRecord(contentID: contentID, pieceCount: manifest.pieceCount, verifiedPieces: s.verifiedList)
+                        .save(to: recordPath)
+                }
             } catch {
                 logger.warning("cannot save resume record", metadata: ["error": "\(error)"])
             }
@@ -162,7 +169,7 @@ public enum SwarmDownload {
                                        wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
                                        activePeers: s.peers.filter(\.connected).count, elapsed: .now - start))
                     if tick % 4 == 0 && s.verifiedPieces != lastSaved {
-                        checkpoint()
+                        await checkpoint()
                         lastSaved = s.verifiedPieces
                     }
                 }
@@ -186,15 +193,16 @@ public enum SwarmDownload {
         }
 
         if Task.isCancelled {
-            checkpoint()
+            // Saved even though this task is cancelled: the record is what makes a resume cheap.
+            await Task.detached { await checkpoint() }.value
             throw CancellationError()
         }
         guard swarm.isComplete else {
-            checkpoint()
+            await checkpoint()
             let s = swarm.snapshot(includePieceLists: true)
             throw Incomplete(missingPieces: s.missingPieces, pieceCount: manifest.pieceCount, report: report())
         }
-        guard let digest = try wholeFile.finish(file: file) else {
+        guard let digest = try await blocking.runIfActive({ try wholeFile.finish(file: file) }) else {
             throw FileError(path: file.path, message: "verified pieces are missing from the whole-file hash")
         }
         guard digest == manifest.fileHash else {
@@ -202,8 +210,10 @@ public enum SwarmDownload {
             ResumeRecord.remove(at: recordPath)
             throw InconsistentContent(claimed: manifest.fileHash, actual: digest, report: report(banningAll: true))
         }
-        try file.commit()
-        ResumeRecord.remove(at: recordPath)
+        try await blocking.runIfActive {
+            try file.commit()
+            ResumeRecord.remove(at: recordPath)
+        }
         return report()
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import SonicCLI
 import SonicCompression
 import SonicCore
@@ -166,7 +167,10 @@ struct SonicGetCommand: AsyncParsableCommand {
         if let existing = try? ReadOnlyFile(path: path) {
             let status = try? existing.status()
             existing.close()
-            if status?.size == result.size, let m = try? ManifestBuilder.manifest(ofFileAt: path), m.contentID == result.contentID {
+            // Hashing a whole file is blocking work: NIO's thread pool, not the concurrency pool.
+            let existingManifest = status?.size == result.size
+                ? try? await NIOThreadPool.singleton.runIfActive { try ManifestBuilder.manifest(ofFileAt: path) } : nil
+            if let m = existingManifest, m.contentID == result.contentID {
                 if !quiet && !json { Console.err("sonic-get: \(path) is already complete") }
                 if json { printJSON(result: result, manifest: m, path: path, report: nil) }
                 return Outcome(result: result, manifest: m, path: path)
