@@ -13,12 +13,7 @@ extension ByteCount: ExpressibleByArgument {
     /// Parses an option's value, with an error that lists the accepted forms. Options that
     /// take it use `parsing: .unconditional`, so `-5` reaches here instead of reading as a flag.
     public static func argument(_ text: String) throws -> ByteCount {
-        guard let value = ByteCount(parsing: text) else {
-            let why = text.trimmingCharacters(in: .whitespaces).hasPrefix("-") ? "must not be negative"
-                : "is not a size"
-            throw ValidationError("\(text.debugDescription) \(why); use \(acceptedForms)")
-        }
-        return value
+        try parsedArgument(text, { ByteCount(parsing: $0) }, kind: "a size", forms: acceptedForms)
     }
 }
 
@@ -30,13 +25,17 @@ extension DurationText: ExpressibleByArgument {
 
     /// Parses an option's value, with an error that lists the accepted forms.
     public static func argument(_ text: String) throws -> DurationText {
-        guard let value = DurationText(parsing: text) else {
-            let why = text.trimmingCharacters(in: .whitespaces).hasPrefix("-") ? "must not be negative"
-                : "is not a duration"
-            throw ValidationError("\(text.debugDescription) \(why); use \(acceptedForms)")
-        }
-        return value
+        try parsedArgument(text, { DurationText(parsing: $0) }, kind: "a duration", forms: acceptedForms)
     }
+}
+
+/// `parse(text)`, or a usage error that says why not and lists the accepted `forms`.
+private func parsedArgument<Value>(_ text: String, _ parse: (String) -> Value?, kind: String, forms: String) throws -> Value {
+    guard let value = parse(text) else {
+        let why = text.trimmingCharacters(in: .whitespaces).hasPrefix("-") ? "must not be negative" : "is not \(kind)"
+        throw ValidationError("\(text.debugDescription) \(why); use \(forms)")
+    }
+    return value
 }
 
 /// `--index a:5015,b:5016`: one or more index endpoints.

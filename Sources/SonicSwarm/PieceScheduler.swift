@@ -187,7 +187,7 @@ public struct PieceScheduler: Sendable {
     }
 
     /// `peer`'s in-flight pieces in the order it requested them (the order they arrive in).
-    public func duplicateOrderedRequests(of peer: PeerID) -> [(piece: Int, startedAt: ContinuousClock.Instant)] {
+    public func requestsInOrder(of peer: PeerID) -> [(piece: Int, startedAt: ContinuousClock.Instant)] {
         (peers[peer]?.inFlight ?? []).compactMap { piece -> (piece: Int, startedAt: ContinuousClock.Instant, order: UInt64)? in
             guard let request = pieces[piece].requests.first(where: { $0.peer == peer }) else { return nil }
             return (piece, request.startedAt, request.order)

@@ -122,7 +122,7 @@ final class SwarmState: Sendable {
         guard let rate = s.rates.rate(of: holder), rate > 0 else {
             return now - startedAt >= Self.duplicationAge(typical: s.pieceSeconds) ? .infinity : 0
         }
-        let ahead = s.scheduler.duplicateOrderedRequests(of: holder).prefix { $0.piece != piece }.map(\.piece) + [piece]
+        let ahead = s.scheduler.requestsInOrder(of: holder).prefix { $0.piece != piece }.map(\.piece) + [piece]
         let owed = ahead.reduce(0.0) { $0 + Double(manifest.length(ofPiece: $1) - (s.received[holder]?[$1] ?? 0)) }
         return owed / rate
     }
