@@ -111,7 +111,9 @@ struct PeerFetcher: Sendable {
                     try await session.send(.cancel(requestID: pipeline[i].id))
                 }
             }
-            // Keep the pipeline full.
+            // Keep the pipeline full. The change generation is read first, so that a change
+            // while looking for work is not missed by the wait below.
+            let seen = swarm.changes.generation
             while pipeline.count < settings.requestsPerPeer, let assignment = swarm.nextPiece(for: peer, idle: pipeline.isEmpty, now: .now) {
                 let range = swarm.manifest.range(ofPiece: assignment.piece)
                 let length = Int(range.upperBound - range.lowerBound)
@@ -125,8 +127,10 @@ struct PeerFetcher: Sendable {
             }
             if pipeline.isEmpty {
                 if swarm.isComplete || swarm.isBanned(peer) { return }
-                // Nothing to do right now (endgame: every missing piece has enough requesters).
-                try await Task.sleep(for: .milliseconds(10))
+                // Nothing to do right now (endgame: every missing piece has enough requesters,
+                // or the tail rules leave the rest to faster peers): wait for a change.
+                await swarm.changes.wait(since: seen)
+                try Task.checkCancellation()
                 continue
             }
 

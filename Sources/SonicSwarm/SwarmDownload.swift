@@ -162,6 +162,9 @@ public enum SwarmDownload {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     tick += 1
+                    // Time passing is an event too: the age rule for duplicates before
+                    // throughput is known wakes idle peers on it.
+                    swarm.changes.signal()
                     let s = swarm.snapshot()
                     progress?(Progress(verifiedBytes: s.verifiedBytes, receivingBytes: s.receivingBytes,
                                        reusedBytes: reusedBytes, reusedPieces: reused.count,

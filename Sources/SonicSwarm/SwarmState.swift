@@ -36,6 +36,8 @@ final class SwarmState: Sendable {
     }
 
     let manifest: Manifest
+    /// Signalled whenever work may have become available (``ChangeSignal``).
+    let changes = ChangeSignal()
     /// Requests in flight across all peers at most (beyond each peer's first): bounds the
     /// memory of buffered pieces whatever the number of peers.
     let maximumInFlight: Int
@@ -144,6 +146,7 @@ final class SwarmState: Sendable {
                 s.receivingBytes -= min(s.receivingBytes, UInt64(bytes))
             }
         }
+        changes.signal()
     }
 
     /// `bytes` of `piece` arrived from `peer` at `now`: progress within the piece, and the
@@ -154,6 +157,7 @@ final class SwarmState: Sendable {
             s.received[peer, default: [:]][piece, default: 0] += bytes
             s.rates.record(bytes, from: peer, at: now)
         }
+        changes.signal()
     }
 
     /// Records a verified piece, taking `seconds` from request to verification; the other
@@ -169,6 +173,7 @@ final class SwarmState: Sendable {
             s.peers[peer].pieces += 1
             for other in others { s.cancellations[other, default: []].insert(piece) }
         }
+        changes.signal()
     }
 
     /// A piece from `peer` failed verification: the peer is banned for this download.
@@ -180,6 +185,7 @@ final class SwarmState: Sendable {
             s.peers[peer].lastError = reason
             s.retriedPieces += 1
         }
+        changes.signal()
     }
 
     func abandoned(_ piece: Int, by peer: Int) {
@@ -187,6 +193,7 @@ final class SwarmState: Sendable {
             s.scheduler.pieceAbandoned(piece, by: peer)
             s.cancellations[peer]?.remove(piece)
         }
+        changes.signal()
     }
 
     /// The peer dropped out (connection failed, stalled, refused): its pieces go back.
@@ -200,6 +207,7 @@ final class SwarmState: Sendable {
             s.peers[peer].lastError = reason
             s.cancellations[peer] = nil
         }
+        changes.signal()
     }
 
     func peerFinished(_ peer: Int) {
@@ -207,6 +215,7 @@ final class SwarmState: Sendable {
             _ = s.scheduler.peerFailed(peer)
             s.peers[peer].connected = false
         }
+        changes.signal()
     }
 
     func connected(_ peer: Int) {
