@@ -29,7 +29,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             Exit codes: 0 done, 1 not found or ambiguous (use --hash), 3 no index answered, \
             4 incomplete (no good peer left; run again to resume), 5 output exists (use --force), \
             6 refused by a members-only network, 7 the output cannot be written (missing folder, \
-            permissions, free space, a symlink at the partial file), 8 forged content (pieces \
+            permissions, free space, a symlink at the partial file, another sonic-get writing it), 8 forged content (pieces \
             verify, the whole file does not; nothing saved), 130 interrupted.
             """,
         version: SonicVersion.current
