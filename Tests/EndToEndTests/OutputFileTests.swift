@@ -37,12 +37,9 @@ struct OutputFileTests {
             let first = try Program("sonic-get", ["twice.bin", "--json", "--index", net.indexAddress.description,
                                                   "--max-download-rate", "1MiB"], directory: out)
             let part = out.appendingPathComponent(".twice.bin.sonic-part").path
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !FileManager.default.fileExists(atPath: part) {
-                guard ContinuousClock.now < deadline, first.process.isRunning else {
-                    throw HarnessError("the first download never opened its partial file; stderr: \(first.stderr)")
-                }
-                try await Task.sleep(for: .milliseconds(10))
+            try await Harness.waitUntil("the first download opened its partial file") {
+                guard first.process.isRunning else { throw HarnessError("the first download ended: \(first.stderr)") }
+                return FileManager.default.fileExists(atPath: part)
             }
             let (status, json, second) = try await net.get("twice.bin", [], directory: out)
             #expect(status == 7, "stderr: \(second.stderr)")
