@@ -141,7 +141,7 @@ struct SwarmBenchmark: AsyncParsableCommand {
                                                 + getArgs.split(separator: " ").map(String.init))
                 var peak = 0
                 while get.process.isRunning {
-                    peak = max(peak, Self.highWaterMark(of: get.process.processIdentifier))
+                    peak = max(peak, get.peakResidentBytes)
                     try await Task.sleep(for: .milliseconds(5))
                     guard ContinuousClock.now - start < .seconds(3600) else { get.stopNow(); break }
                 }
@@ -169,14 +169,6 @@ struct SwarmBenchmark: AsyncParsableCommand {
         return rows
     }
 
-    /// VmHWM (peak resident set) of a running process, in bytes; 0 once it is gone.
-    static func highWaterMark(of pid: Int32) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
-        else { return 0 }
-        return kib * 1024
-    }
 
     private func report(_ rows: [Row]) {
         let mib = 1024.0 * 1024.0

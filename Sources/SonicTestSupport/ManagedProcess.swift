@@ -45,6 +45,20 @@ open class ManagedProcess: @unchecked Sendable {
     public var stdoutBytes: Data { lock.withLock { stdoutData } }
     public var stderr: String { lock.withLock { String(decoding: stderrData, as: UTF8.self) } }
 
+    /// Resident memory now (`VmRSS`), in bytes; 0 once the process is gone.
+    public var residentBytes: Int { Self.statusBytes("VmRSS", of: pid) }
+    /// Peak resident memory so far (`VmHWM`), in bytes; 0 once the process is gone.
+    public var peakResidentBytes: Int { Self.statusBytes("VmHWM", of: pid) }
+
+    /// A `kB` field of `/proc/PID/status`, in bytes.
+    static func statusBytes(_ field: String, of pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kib * 1024
+    }
+
     /// Waits (bounded) for the `listening on HOST:PORT` line and returns the address.
     public func listeningAddress(timeout: Duration = .seconds(20)) async throws -> Endpoint {
         let deadline = ContinuousClock.now + timeout

@@ -13,13 +13,6 @@ struct LoadTests {
         ProcessInfo.processInfo.environment[name].flatMap(Int.init) ?? value
     }
 
-    static func residentMiB(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
-        else { return 0 }
-        return kib / 1024
-    }
 
     @Test func theIndexHoldsManySessionsAndKeepsAnsweringSearches() async throws {
         let sessions = Self.setting("SONIC_LOAD_SESSIONS", default: 300)
@@ -45,7 +38,7 @@ struct LoadTests {
                 clients.append(c)
             }
             let registered = ContinuousClock.now - start
-            let rss = Self.residentMiB(index.pid)
+            let rss = Double(index.residentBytes) / 1_048_576
 
             // Searches keep working, fast, with every session live.
             let probe = try RawClient(address)
@@ -100,10 +93,10 @@ struct LoadTests {
                 try Program("sonic-get", ["popular.bin", "--quiet", "-o", "copy-\(i).bin", "--index", net.indexAddress.description],
                             directory: out)
             }
-            var peakSeederRSS = Self.residentMiB(seeder.pid)
+            var peakSeederRSS = Double(seeder.residentBytes) / 1_048_576
             let deadline = ContinuousClock.now + .seconds(240)
             while gets.contains(where: { $0.process.isRunning }) && ContinuousClock.now < deadline {
-                peakSeederRSS = max(peakSeederRSS, Self.residentMiB(seeder.pid))
+                peakSeederRSS = max(peakSeederRSS, Double(seeder.residentBytes) / 1_048_576)
                 try await Task.sleep(for: .milliseconds(10))
             }
             for get in gets {

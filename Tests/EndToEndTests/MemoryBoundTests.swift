@@ -8,15 +8,6 @@ import Testing
 /// manifest may have) never holds the piece in memory.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct MemoryBoundTests {
-    /// Peak resident memory of a running process (VmHWM), in MiB; 0 once it is gone.
-    static func peakMiB(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
-        else { return 0 }
-        return kib / 1024
-    }
-
     @Test func aSixtyFourMiBPieceIsWrittenThroughNotBuffered() async throws {
         let pieceSize = Manifest.maximumPieceSize
         let bytes = SeededBytes.bytes(count: pieceSize, seed: 64)
@@ -35,7 +26,7 @@ struct MemoryBoundTests {
                                   directory: out)
             var peak = 0.0
             while get.process.isRunning {
-                peak = max(peak, Self.peakMiB(get.pid))
+                peak = max(peak, Double(get.peakResidentBytes) / 1_048_576)
                 try await Task.sleep(for: .milliseconds(5))
             }
             #expect(try await get.waitForExit() == 0, "stderr: \(get.stderr)")
