@@ -257,13 +257,16 @@ struct PeerFetcher: Sendable {
             swarm.corrupt(request.piece, from: peer, reason: "SHA-256 mismatch")
             throw PeerProblem.corruptPiece(request.piece, "SHA-256 mismatch")
         }
-        let (writers, piece, peer, offset, buffer) = (writers, request.piece, peer, request.offset, request.buffer)
-        let won = try await NIOThreadPool.singleton.runIfActive {
-            if let buffer {
+        let won: Bool
+        if let buffer = request.buffer {
+            // A duplicate's copy is written whole: a piece of file I/O, on NIO's thread pool.
+            let (writers, piece, peer, offset) = (writers, request.piece, peer, request.offset)
+            won = try await NIOThreadPool.singleton.runIfActive {
                 try buffer.withUnsafeReadableBytes { try writers.verified(piece, by: peer, buffered: $0, at: offset) }
-            } else {
-                try writers.verified(piece, by: peer, buffered: nil, at: offset)
             }
+        } else {
+            // Written through already: only the ownership check remains.
+            won = try writers.verified(request.piece, by: peer, buffered: nil, at: request.offset)
         }
         guard won else {
             swarm.abandoned(request.piece, by: peer)

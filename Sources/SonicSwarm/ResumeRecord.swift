@@ -14,11 +14,11 @@ public struct ResumeRecord: Codable, Equatable, Sendable {
     /// Verified pieces as a ``PieceBitfield``, hex-encoded.
     public var verified: String
 
-    public init(contentID: ContentID, pieceCount: Int, verifiedPieces: some Sequence<Int>) {
+    public init(contentID: ContentID, verified: PieceBitfield) {
         self.version = Self.currentVersion
         self.contentID = contentID.hex
-        self.pieceCount = pieceCount
-        self.verified = Hex.encode(PieceBitfield(pieceCount: pieceCount, pieces: verifiedPieces).bytes)
+        self.pieceCount = verified.pieceCount
+        self.verified = Hex.encode(verified.bytes)
     }
 
     /// The verified pieces, if the record is for `contentID` with `pieceCount` pieces.

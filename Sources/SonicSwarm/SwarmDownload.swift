@@ -125,7 +125,7 @@ public enum SwarmDownload {
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
-        let reusedBytes = reused.reduce(UInt64(0)) { $0 + UInt64(manifest.length(ofPiece: $1)) }
+        let reusedBytes = SwarmState.bytes(ofPieces: reused, in: manifest)
         let swarm = SwarmState(manifest: manifest, peers: peers, alreadyVerified: reused,
                                maxRequestersPerPiece: settings.maxRequestersPerPiece,
                                maximumInFlightBytes: settings.maximumInFlightBytes)
@@ -147,8 +147,7 @@ public enum SwarmDownload {
             do {
                 try await blocking.runIfActive {
                     try file.sync()
-                    try ResumeRecord(contentID: contentID, pieceCount: manifest.pieceCount, verifiedPieces: s.verifiedList)
-                        .save(to: recordPath)
+                    try ResumeRecord(contentID: contentID, verified: s.verified).save(to: recordPath)
                 }
             } catch {
                 logger.warning("cannot save resume record", metadata: ["error": "\(error)"])

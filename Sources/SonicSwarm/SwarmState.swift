@@ -50,9 +50,14 @@ final class SwarmState: Sendable {
         var scheduler = PieceScheduler(pieceCount: manifest.pieceCount, alreadyVerified: alreadyVerified,
                                        maxRequestersPerPiece: maxRequestersPerPiece)
         for id in peers.indices { scheduler.addPeer(id) }
-        let reusedBytes = alreadyVerified.reduce(UInt64(0)) { $0 + UInt64(manifest.length(ofPiece: $1)) }
+        let reusedBytes = Self.bytes(ofPieces: alreadyVerified, in: manifest)
         self.state = Mutex(State(scheduler: scheduler, peers: peers.map { PeerRecord(endpoint: $0) },
                                  verifiedBytes: reusedBytes))
+    }
+
+    /// Bytes of `pieces` of `manifest`.
+    static func bytes(ofPieces pieces: [Int], in manifest: Manifest) -> UInt64 {
+        pieces.reduce(0) { $0 + UInt64(manifest.length(ofPiece: $1)) }
     }
 
     // MARK: Work
@@ -250,7 +255,8 @@ final class SwarmState: Sendable {
         var verifiedPieces: Int
         var pieceCount: Int
         var missingPieces: [Int]
-        var verifiedList: [Int]
+        /// Verified pieces, for the resume record (empty unless asked for).
+        var verified: PieceBitfield
         var peers: [PeerRecord]
         var retriedPieces: Int
     }
@@ -263,7 +269,7 @@ final class SwarmState: Sendable {
                 verifiedPieces: s.scheduler.verifiedCount,
                 pieceCount: manifest.pieceCount,
                 missingPieces: includePieceLists ? s.scheduler.missingPieces : [],
-                verifiedList: includePieceLists ? (0..<manifest.pieceCount).filter { s.scheduler.isVerified($0) } : [],
+                verified: includePieceLists ? s.scheduler.verifiedBitfield : PieceBitfield(pieceCount: 0),
                 peers: s.peers,
                 retriedPieces: s.retriedPieces
             )

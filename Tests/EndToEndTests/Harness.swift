@@ -57,6 +57,13 @@ enum Harness {
         }
     }
 
+    /// A fresh folder holding one file, `name`, with `bytes`: what a seeder shares.
+    static func sharedFolder(_ name: String, _ bytes: [UInt8], tag: String = "seed") throws -> URL {
+        let folder = try temporaryDirectory(tag)
+        try Data(bytes).write(to: folder.appendingPathComponent(name))
+        return folder
+    }
+
     static func sha256(ofFile url: URL) throws -> String {
         try ManifestBuilder.manifest(ofFileAt: url.path).fileHash.hex
     }

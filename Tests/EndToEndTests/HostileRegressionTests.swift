@@ -9,17 +9,10 @@ import Testing
 /// file under the final name, a byte from outside the shared folder, a hang, a crash.
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct HostileRegressionTests {
-    static func json(_ program: Program) -> [String: Any]? {
-        program.stdout.split(separator: "\n").last.flatMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-    }
-
     /// Defect 1: a partial file of random bytes with a resume record claiming every piece.
     @Test func aTamperedResumeRecordIsRehashedAndNeverCommitsGarbage() async throws {
         let bytes = Harness.randomBytes(count: 3 << 20, seed: 91)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent("resume.bin"))
+        let folder = try Harness.sharedFolder("resume.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let net = try await TestNetwork()
@@ -114,8 +107,7 @@ struct HostileRegressionTests {
     /// Defect 4: `ln -s VICTIM .NAME.sonic-part`.
     @Test func aPlantedSymlinkAtThePartialFileIsRefused() async throws {
         let bytes = Harness.randomBytes(count: 1 << 20, seed: 96)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent("v.bin"))
+        let folder = try Harness.sharedFolder("v.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let victim = out.appendingPathComponent("victim.txt")
@@ -138,8 +130,7 @@ struct HostileRegressionTests {
     /// finished download waiting. (Without the fix the drip lasts a minute; the wait is 30 s.)
     @Test func aDownloadEndsWhenCompleteWhateverAPeerStillDrips() async throws {
         let bytes = Harness.randomBytes(count: 6 << 20, seed: 97)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent("drip.bin"))
+        let folder = try Harness.sharedFolder("drip.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let manifest = ManifestBuilder.manifest(of: bytes)
@@ -209,8 +200,7 @@ struct HostileRegressionTests {
     /// Defect 8: cancels of ended or unknown requests were remembered forever.
     @Test func cancelsOfEndedRequestsAreForgotten() async throws {
         let bytes = Harness.randomBytes(count: 300 << 10, seed: 98)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent("c.bin"))
+        let folder = try Harness.sharedFolder("c.bin", bytes)
         defer { try? FileManager.default.removeItem(at: folder) }
         let contentID = ManifestBuilder.manifest(of: bytes).contentID
         let net = try await TestNetwork()

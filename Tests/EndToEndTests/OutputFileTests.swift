@@ -10,8 +10,7 @@ struct OutputFileTests {
     @Test func aNameAsLongAsTheFileSystemAllowsDownloads() async throws {
         let name = String(repeating: "n", count: 250) + ".bin"
         let bytes = Harness.randomBytes(count: 3 << 20, seed: 71)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent(name))
+        let folder = try Harness.sharedFolder(name, bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let net = try await TestNetwork()
@@ -26,8 +25,7 @@ struct OutputFileTests {
 
     @Test func aSecondDownloadOfTheSameTargetNamesTheFirstsPID() async throws {
         let bytes = Harness.randomBytes(count: 4 << 20, seed: 72)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent("twice.bin"))
+        let folder = try Harness.sharedFolder("twice.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let net = try await TestNetwork()
@@ -53,8 +51,7 @@ struct OutputFileTests {
 
     @Test func dashAsOutputStreamsTheVerifiedFileAndLeavesNothing() async throws {
         let bytes = Harness.randomBytes(count: (2 << 20) + 77, seed: 73)
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent("pipe.bin"))
+        let folder = try Harness.sharedFolder("pipe.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         let temp = try Harness.temporaryDirectory("tmp")
         defer { [folder, out, temp].forEach { try? FileManager.default.removeItem(at: $0) } }

@@ -9,11 +9,7 @@ import Testing
 struct SwarmTests {
     /// `count` seeder folders each holding `name` with the same bytes.
     static func sharedFolders(_ count: Int, name: String, bytes: [UInt8]) throws -> [URL] {
-        try (0..<count).map { i in
-            let folder = try Harness.temporaryDirectory("seed\(i)")
-            try Data(bytes).write(to: folder.appendingPathComponent(name))
-            return folder
-        }
+        try (0..<count).map { i in try Harness.sharedFolder(name, bytes, tag: "seed\(i)") }
     }
 
     static func peers(_ json: [String: Any]?) -> [[String: Any]] { json?["peers"] as? [[String: Any]] ?? [] }

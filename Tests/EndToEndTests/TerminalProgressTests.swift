@@ -9,8 +9,7 @@ struct TerminalProgressTests {
     @Test func theLineFitsANarrowTerminalMovesWithinPiecesAndSaysWhatWasResumed() async throws {
         let bytes = Harness.randomBytes(count: 3 << 20, seed: 81)
         let name = "a rather long file name for a narrow terminal.bin"
-        let folder = try Harness.temporaryDirectory("seed")
-        try Data(bytes).write(to: folder.appendingPathComponent(name))
+        let folder = try Harness.sharedFolder(name, bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let net = try await TestNetwork()

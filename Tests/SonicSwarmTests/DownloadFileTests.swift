@@ -61,7 +61,7 @@ struct DownloadFileTests {
         let victim = folder.appendingPathComponent("victim")
         try Data("precious".utf8).write(to: victim)
         let path = ResumeRecord.path(for: folder.appendingPathComponent("t").path)
-        let record = ResumeRecord(contentID: ContentID(SHA256Hash.of([1])), pieceCount: 3, verifiedPieces: [0, 2])
+        let record = ResumeRecord(contentID: ContentID(SHA256Hash.of([1])), verified: PieceBitfield(pieceCount: 3, pieces: [0, 2]))
         try FileManager.default.createSymbolicLink(atPath: path + ".tmp", withDestinationPath: victim.path)
         try record.save(to: path)
         #expect(try String(contentsOf: victim, encoding: .utf8) == "precious")
@@ -83,7 +83,7 @@ struct DownloadFileTests {
         for i in 4096..<8192 { partial[i] ^= 0x5A }  // piece 1 is garbage
         try Data(partial).write(to: URL(fileURLWithPath: PartialFile.partialPath(for: target)))
         let recordPath = ResumeRecord.path(for: target)
-        try ResumeRecord(contentID: manifest.contentID, pieceCount: 4, verifiedPieces: 0..<4).save(to: recordPath)
+        try ResumeRecord(contentID: manifest.contentID, verified: PieceBitfield(pieceCount: 4, pieces: 0..<4)).save(to: recordPath)
         let file = try PartialFile(targetPath: target, size: manifest.fileSize)
         let hasher = WholeFileHasher(manifest: manifest)
         let reused = SwarmDownload.resumablePieces(contentID: manifest.contentID, manifest: manifest, file: file,
