@@ -7,70 +7,54 @@ import SonicCore
 import SonicNet
 import SonicWire
 
-/// One peer's share of a swarm download: a connection that keeps up to `requestsPerPeer`
-/// OBTAIN-RANGE requests in flight, pulls each next piece from the shared scheduler, checks
-/// every piece's SHA-256 as it completes and writes only verified pieces into the partial file.
+/// One peer's connection of a swarm download. It decides nothing: it reports what arrives to
+/// the ``SwarmEngine`` (and so to ``SwarmPolicy``) and carries out the answers.
 ///
-/// Blocks of a request arrive in order, so a piece is hashed incrementally as its blocks come
-/// in and buffered only until its last block (memory: requests in flight × piece size).
+/// Two tasks share the connection. The receiver reads: it inflates, hashes and stores each
+/// block the policy keeps, and reports each END with the piece's SHA-256. The sender writes:
+/// woken by the policy, it sends the connection's new OBTAIN-RANGE and CANCEL commands in
+/// order. Blocks of a request arrive in order, so a piece is hashed as its blocks come in
+/// and never buffered whole, except an endgame duplicate's copy (``PieceWriters``).
 struct PeerFetcher: Sendable {
     let peer: Int
     let endpoint: Endpoint
     let contentID: ContentID
-    let swarm: SwarmState
+    let engine: SwarmEngine
     let file: PartialFile
     let writers: PieceWriters
     let wholeFile: WholeFileHasher
     let settings: SwarmDownload.Settings
     let logger: Logger
 
-    /// One OBTAIN-RANGE in flight.
-    private struct Request {
-        var id: UInt32
+    /// A request whose blocks are arriving: the I/O half of the policy's request.
+    private struct PieceInProgress {
         var piece: Int
-        var offset: UInt64
-        var length: Int
-        /// Nil: this request writes its blocks through to the file (``PieceWriters``);
-        /// else a duplicate's copy, buffered until it verifies.
+        /// Nil: the blocks are written through to the file; else a duplicate's copy,
+        /// buffered until it verifies.
         var buffer: ByteBuffer?
-        /// Bytes of the piece received so far.
-        var received = 0
         var hasher = SHA256()
-        let sentAt = ContinuousClock.now
-        /// When CANCEL was sent (another peer's copy won): what still arrives is discarded,
-        /// and a peer that goes on sending past the peer timeout is dropped.
-        var cancelledAt: ContinuousClock.Instant?
-        var cancelled: Bool { cancelledAt != nil }
+        /// File offset of the request's first byte.
+        var offset: UInt64
     }
 
-    /// Why this peer's part ended; the download goes on with the others.
-    enum PeerProblem: Error, CustomStringConvertible {
-        case corruptPiece(Int, String)
-        case protocolViolation(String)
-        case contentGone(String)
-
-        var description: String {
-            switch self {
-            case .corruptPiece(let piece, let why): "piece \(piece) failed verification (\(why))"
-            case .protocolViolation(let why): "protocol violation: \(why)"
-            case .contentGone(let why): "peer no longer serves this content: \(why)"
-            }
-        }
+    /// A protocol violation found while decoding (not a policy decision).
+    struct ProtocolViolation: Error, CustomStringConvertible {
+        var description: String
     }
 
     func run() async {
+        var reason: String?
         do {
             try await fetch()
-            swarm.peerFinished(peer)
-        } catch PeerProblem.corruptPiece {
-            // Already recorded (banned) where it was detected.
+        } catch is SwarmEngine.Closed {
+            // The policy decided it, and recorded why.
         } catch where Task.isCancelled {
             // The download is complete or interrupted: however the wait ended, not a failure.
-            swarm.peerFinished(peer)
         } catch {
             logger.info("peer dropped", metadata: ["error": "\(error)"])
-            swarm.peerFailed(peer, reason: "\(error)")
+            reason = "\(error)"
         }
+        engine.connectionEnded(peer, reason: reason)
     }
 
     private func fetch() async throws {
@@ -79,201 +63,153 @@ struct PeerFetcher: Sendable {
         let channel = try await connector.connect(to: endpoint) { pipeline in
             try pipeline.addHandler(StallDetector(timeout: timeout))
         }
+        let wakes = engine.wakeStream(for: peer)
         try await channel.executeThenClose { inbound, outbound in
-            var session = FrameSession(inbound: inbound, outbound: outbound)
-            let welcome = try await session.clientHandshake(
-                Hello(role: .client, features: settings.acceptDeflate ? [.deflate] : [], agent: "sonic-get"),
-                secret: settings.secret)
-            swarm.connected(peer)
-            logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
-            try await exchange(&session)
-            try? await session.send(.exit)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await receive(inbound: inbound, outbound: outbound) }
+                group.addTask { try await send(outbound: outbound, wakes: wakes) }
+                // Either half ending ends the connection.
+                try await group.next()
+                group.cancelAll()
+            }
+            try? await outbound.write(.exit)
         }
     }
 
-    private func exchange(_ session: inout FrameSession) async throws {
-        var pipeline: [Request] = []
-        // Whatever way this ends, its requests no longer count against the in-flight budget.
-        defer {
-            for request in pipeline { writers.released(request.piece, by: peer) }
-            swarm.requestsEnded(peer: peer, pieces: pipeline.map(\.piece))
+    /// The sender: writes the commands the policy decided for this connection, in order.
+    private func send(outbound: NIOAsyncChannelOutboundWriter<Message>, wakes: AsyncStream<Void>) async throws {
+        for await _ in wakes {
+            guard let commands = engine.takeCommands(for: peer) else { return }
+            for command in commands {
+                switch command {
+                case .obtain(let id, let offset, let length):
+                    try await outbound.write(.obtainRange(RangeRequest(
+                        requestID: id, contentID: contentID, offset: offset, length: UInt64(length))))
+                case .cancel(let id):
+                    try await outbound.write(.cancel(requestID: id))
+                }
+            }
         }
-        var nextID: UInt32 = 1
+    }
+
+    /// The receiver: the handshake, then every message until the download ends or the
+    /// policy closes the connection.
+    private func receive(inbound: NIOAsyncChannelInboundStream<Message>,
+                         outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
+        var session = FrameSession(inbound: inbound, outbound: outbound)
+        let welcome = try await session.clientHandshake(
+            Hello(role: .client, features: settings.acceptDeflate ? [.deflate] : [], agent: "sonic-get"),
+            secret: settings.secret)
+        logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
+        guard try engine.connected(peer) == .carryOn else { return }
+
+        var pieces: [UInt32: PieceInProgress] = [:]
+        // However this ends, the pieces it was writing may be written by others.
+        defer { for progress in pieces.values { writers.released(progress.piece, by: peer) } }
         let codec = BlockCodec()
         /// One block's worth of memory for inflating write-through blocks.
         var scratch = ByteBufferAllocator().buffer(capacity: WireLimits.maximumBlockLength)
         while true {
-            // Stop fetching pieces that another peer already delivered.
-            let cancelled = swarm.takeCancellations(for: peer)
-            if !cancelled.isEmpty {
-                for i in pipeline.indices where cancelled.contains(pipeline[i].piece) && !pipeline[i].cancelled {
-                    pipeline[i].cancelledAt = .now
-                    try await session.send(.cancel(requestID: pipeline[i].id))
-                }
-            }
-            // Keep the pipeline full. The change generation is read first, so that a change
-            // while looking for work is not missed by the wait below.
-            let seen = swarm.changes.generation
-            while pipeline.count < settings.requestsPerPeer, let assignment = swarm.nextPiece(for: peer, idle: pipeline.isEmpty, now: .now) {
-                let range = swarm.manifest.range(ofPiece: assignment.piece)
-                let length = Int(range.upperBound - range.lowerBound)
-                let writesThrough = writers.claim(assignment.piece, for: peer)
-                let request = Request(id: nextID, piece: assignment.piece, offset: range.lowerBound, length: length,
-                                      buffer: writesThrough ? nil : ByteBufferAllocator().buffer(capacity: length))
-                nextID &+= 1
-                try await session.send(.obtainRange(RangeRequest(
-                    requestID: request.id, contentID: contentID, offset: range.lowerBound, length: UInt64(length))))
-                pipeline.append(request)
-            }
-            if pipeline.isEmpty {
-                if swarm.isComplete || swarm.isBanned(peer) { return }
-                // Nothing to do right now (endgame: every missing piece has enough requesters,
-                // or the tail rules leave the rest to faster peers): wait for a change.
-                await swarm.changes.wait(since: seen)
-                try Task.checkCancellation()
-                continue
-            }
-
             let message = try await session.receive()
             switch message {
             case .data(let block):
-                guard block.requestID == pipeline[0].id else {
-                    throw PeerProblem.protocolViolation("data for request \(block.requestID), expected \(pipeline[0].id)")
-                }
                 let wire = WireSize.dataFrame(payload: block.payload.readableBytes)
-                swarm.countWire(wire, peer: peer)
                 try await settings.rateLimiter?.acquire(wire)
-                if let cancelledAt = pipeline[0].cancelledAt {
-                    // A peer that ignores CANCEL would hold this connection (and, at the end,
-                    // the whole download) for as long as it drips bytes.
-                    guard ContinuousClock.now - cancelledAt < settings.peerTimeout else {
-                        throw PeerProblem.protocolViolation("still sending a request cancelled \(settings.peerTimeout) ago")
-                    }
+                let verdict = try engine.blockArrived(from: peer, requestID: block.requestID,
+                                                      rawLength: Int(block.rawLength), wireLength: wire)
+                guard case .keep(let piece, let offset, let writesThrough) = verdict else { continue }
+                var progress = pieces[block.requestID] ?? PieceInProgress(
+                    piece: piece,
+                    buffer: writesThrough && writers.claim(piece, for: peer)
+                        ? nil : ByteBufferAllocator().buffer(capacity: swarmManifest.length(ofPiece: piece)),
+                    offset: offset)
+                let bytes: ByteBuffer
+                do {
+                    bytes = try decode(block, codec: codec, scratch: &scratch)
+                } catch let error as BlockCodec.InflateError {
+                    try engine.blockRejected(from: peer, requestID: block.requestID, corrupt: "bad deflate block: \(error)")
                     continue
                 }
-                if swarm.isVerified(pipeline[0].piece) {
-                    pipeline[0].cancelledAt = .now
-                    try await session.send(.cancel(requestID: pipeline[0].id))
-                    continue
-                }
-                guard try append(block, to: &pipeline[0], codec: codec, scratch: &scratch) else {
+                let kept = try store(bytes, of: &progress, at: offset)
+                pieces[block.requestID] = progress
+                if !kept {
                     // Another peer's copy took the piece over: stop this one.
-                    pipeline[0].cancelledAt = .now
-                    try await session.send(.cancel(requestID: pipeline[0].id))
-                    continue
+                    try engine.blockRejected(from: peer, requestID: block.requestID, corrupt: nil)
                 }
             case .end(let requestID):
-                guard requestID == pipeline[0].id else {
-                    throw PeerProblem.protocolViolation("END for request \(requestID), expected \(pipeline[0].id)")
+                let progress = pieces.removeValue(forKey: requestID)
+                let verdict: SwarmPolicy.EndVerdict
+                do {
+                    verdict = try engine.requestEnded(from: peer, requestID: requestID,
+                                                      digest: progress.map { SHA256Hash($0.hasher.finalize()) })
+                } catch {
+                    if let progress { writers.released(progress.piece, by: peer) }
+                    throw error
                 }
-                let request = pipeline.removeFirst()
-                swarm.requestsEnded(peer: peer, pieces: [request.piece])
-                try await finish(request)
-                // The last piece is in: nothing this peer still sends is needed.
-                if swarm.isComplete { return }
+                guard case .store(let piece) = verdict, let progress else {
+                    if let progress { writers.released(progress.piece, by: peer) }
+                    continue
+                }
+                let won = try await storeVerified(progress)
+                if won { wholeFile.pieceVerified(piece, file: file) }
+                if try engine.pieceStored(piece, by: peer, won: won) == .finished { return }
             case .error(let error) where error.requestID != 0:
-                guard let index = pipeline.firstIndex(where: { $0.id == error.requestID }) else {
-                    throw PeerProblem.protocolViolation("ERROR for unknown request \(error.requestID)")
+                if let progress = pieces.removeValue(forKey: error.requestID) {
+                    writers.released(progress.piece, by: peer)
                 }
-                let request = pipeline.remove(at: index)
-                writers.released(request.piece, by: peer)
-                swarm.requestsEnded(peer: peer, pieces: [request.piece])
-                swarm.abandoned(request.piece, by: peer)
-                // The peer's copy is gone or changed: nothing more to get from it.
-                throw PeerProblem.contentGone(error.description)
+                try engine.requestRefused(by: peer, requestID: error.requestID, reason: error.description)
             case .error(let error):
                 throw SessionError.remote(error)
             default:
-                throw PeerProblem.protocolViolation("unexpected \(message.kind)")
+                throw ProtocolViolation(description: "protocol violation: unexpected \(message.kind)")
             }
         }
     }
 
-    /// Takes a block of the request's piece: inflates it if needed, hashes it, and writes it
-    /// through to the file (or adds it to a duplicate's buffer). False if the piece was taken
-    /// over by another peer's copy (nothing written).
-    private func append(_ block: DataBlock, to request: inout Request, codec: BlockCodec,
-                        scratch: inout ByteBuffer) throws -> Bool {
-        let rawLength = Int(block.rawLength)
-        guard request.received + rawLength <= request.length else {
-            swarm.corrupt(request.piece, from: peer, reason: "more bytes than the piece holds")
-            throw PeerProblem.corruptPiece(request.piece, "more bytes than the piece holds")
-        }
-        var bytes: ByteBuffer
+    private var swarmManifest: Manifest { engine.manifest }
+
+    /// The block's raw bytes: its payload, or the payload inflated into `scratch`.
+    private func decode(_ block: DataBlock, codec: BlockCodec, scratch: inout ByteBuffer) throws -> ByteBuffer {
         switch block.encoding {
         case .raw:
-            bytes = block.payload
+            return block.payload
         case .deflate:
             guard settings.acceptDeflate else {
-                throw PeerProblem.protocolViolation("deflated block without negotiation")
+                throw ProtocolViolation(description: "protocol violation: deflated block without negotiation")
             }
             scratch.clear()
-            do {
-                try codec.decompress(block.payload, rawLength: rawLength, into: &scratch)
-            } catch {
-                swarm.corrupt(request.piece, from: peer, reason: "bad deflate block: \(error)")
-                throw PeerProblem.corruptPiece(request.piece, "bad deflate block: \(error)")
-            }
-            bytes = scratch
+            try codec.decompress(block.payload, rawLength: Int(block.rawLength), into: &scratch)
+            return scratch
         }
-        let offset = request.offset + UInt64(request.received)
-        bytes.withUnsafeReadableBytes { raw in
-            request.hasher.update(bufferPointer: raw)
-            request.buffer?.writeBytes(raw)
-        }
-        if request.buffer == nil {
-            // A block's write-through stays on this task: a 256 KiB copy into the page cache,
-            // whose writeback starts asynchronously. A hop to NIO's thread pool per block
-            // measured 7–15 % slower uncapped (docs/PERFORMANCE.md); what really waits on the
-            // disk (fdatasync, rehashing, the record, the rename) runs on the thread pool.
-            let kept = try bytes.withUnsafeReadableBytes {
-                try writers.write($0, at: offset, piece: request.piece, from: peer)
-            }
-            guard kept else { return false }
-        }
-        request.received += rawLength
-        swarm.receiving(rawLength, peer: peer, piece: request.piece, now: .now)
-        return true
     }
 
-    /// A request ended: verify its piece (and write a duplicate's buffer), or account for
-    /// why not.
-    private func finish(_ request: Request) async throws {
-        if request.cancelled || swarm.isVerified(request.piece) {
-            writers.released(request.piece, by: peer)
-            swarm.abandoned(request.piece, by: peer)
-            return
+    /// Hashes a block and writes it through to the file (or adds it to a duplicate's buffer).
+    /// False if the piece was taken over by another peer's copy (nothing written).
+    private func store(_ bytes: ByteBuffer, of progress: inout PieceInProgress, at offset: UInt64) throws -> Bool {
+        bytes.withUnsafeReadableBytes { raw in
+            progress.hasher.update(bufferPointer: raw)
+            progress.buffer?.writeBytes(raw)
         }
-        guard request.received == request.length else {
-            let why = "\(request.received) of \(request.length) bytes"
-            writers.released(request.piece, by: peer)
-            swarm.corrupt(request.piece, from: peer, reason: why)
-            throw PeerProblem.corruptPiece(request.piece, why)
+        guard progress.buffer == nil else { return true }
+        // A block's write-through stays on this task: a 256 KiB copy into the page cache,
+        // whose writeback starts asynchronously. A hop to NIO's thread pool per block
+        // measured 7–15 % slower uncapped (docs/PERFORMANCE.md); what really waits on the
+        // disk (fdatasync, rehashing, the record, the rename) runs on the thread pool.
+        return try bytes.withUnsafeReadableBytes {
+            try writers.write($0, at: offset, piece: progress.piece, from: peer)
         }
-        let digest = SHA256Hash(request.hasher.finalize())
-        guard digest == swarm.manifest.pieceHashes[request.piece] else {
-            logger.warning("bad piece: peer banned for this download", metadata: ["piece": "\(request.piece)"])
-            writers.released(request.piece, by: peer)
-            swarm.corrupt(request.piece, from: peer, reason: "SHA-256 mismatch")
-            throw PeerProblem.corruptPiece(request.piece, "SHA-256 mismatch")
+    }
+
+    /// Stores a verified piece: writes a duplicate's buffer whole, or confirms that the
+    /// bytes written through are still this connection's. False if another copy won.
+    private func storeVerified(_ progress: PieceInProgress) async throws -> Bool {
+        guard let buffer = progress.buffer else {
+            return try writers.verified(progress.piece, by: peer, buffered: nil, at: progress.offset)
         }
-        let won: Bool
-        if let buffer = request.buffer {
-            // A duplicate's copy is written whole: a piece of file I/O, on NIO's thread pool.
-            let (writers, piece, peer, offset) = (writers, request.piece, peer, request.offset)
-            won = try await NIOThreadPool.singleton.runIfActive {
-                try buffer.withUnsafeReadableBytes { try writers.verified(piece, by: peer, buffered: $0, at: offset) }
-            }
-        } else {
-            // Written through already: only the ownership check remains.
-            won = try writers.verified(request.piece, by: peer, buffered: nil, at: request.offset)
+        // A duplicate's copy is written whole: a piece of file I/O, on NIO's thread pool.
+        let (writers, piece, peer, offset) = (writers, progress.piece, peer, progress.offset)
+        return try await NIOThreadPool.singleton.runIfActive {
+            try buffer.withUnsafeReadableBytes { try writers.verified(piece, by: peer, buffered: $0, at: offset) }
         }
-        guard won else {
-            swarm.abandoned(request.piece, by: peer)
-            return
-        }
-        wholeFile.pieceVerified(request.piece, file: file)
-        swarm.verified(request.piece, by: peer, after: (ContinuousClock.now - request.sentAt).seconds)
-        logger.trace("verified", metadata: ["piece": "\(request.piece)", "seconds": "\((ContinuousClock.now - request.sentAt).seconds)"])
     }
 }

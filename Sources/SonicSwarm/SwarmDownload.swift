@@ -125,13 +125,13 @@ public enum SwarmDownload {
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
-        let reusedBytes = SwarmState.bytes(ofPieces: reused, in: manifest)
-        let swarm = SwarmState(manifest: manifest, peers: peers, alreadyVerified: reused,
-                               maxRequestersPerPiece: settings.maxRequestersPerPiece,
-                               maximumInFlightBytes: settings.maximumInFlightBytes)
+        let reusedBytes = reused.reduce(0) { $0 + UInt64(manifest.length(ofPiece: $1)) }
+        let engine = SwarmEngine(manifest: manifest, peers: peers, alreadyVerified: reused, settings: SwarmPolicy.Settings(
+            requestsPerPeer: settings.requestsPerPeer, maxRequestersPerPiece: settings.maxRequestersPerPiece,
+            maximumInFlightBytes: settings.maximumInFlightBytes, peerTimeout: settings.peerTimeout))
 
         func report(banningAll: Bool = false) -> Report {
-            let s = swarm.snapshot()
+            let s = engine.snapshot()
             return Report(
                 targetPath: targetPath, manifest: manifest, contentID: contentID, elapsed: .now - start,
                 peers: s.peers.map {
@@ -143,7 +143,7 @@ public enum SwarmDownload {
         }
 
         @Sendable func checkpoint() async {
-            let s = swarm.snapshot(includePieceLists: true)
+            let s = engine.snapshot(includePieceLists: true)
             do {
                 try await blocking.runIfActive {
                     try file.sync()
@@ -156,38 +156,33 @@ public enum SwarmDownload {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                var lastSaved = swarm.snapshot().verifiedPieces
-                var tick = 0
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
-                    tick += 1
                     // Time passing is an event too: the age rule for duplicates before
-                    // throughput is known wakes idle peers on it.
-                    swarm.changes.signal()
-                    let s = swarm.snapshot()
+                    // throughput is known, and the resume record.
+                    let checkpointDue = engine.tick()
+                    let s = engine.snapshot()
                     progress?(Progress(verifiedBytes: s.verifiedBytes, receivingBytes: s.receivingBytes,
                                        reusedBytes: reusedBytes, reusedPieces: reused.count,
                                        pieceCount: manifest.pieceCount, totalBytes: manifest.fileSize,
                                        wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
                                        activePeers: s.peers.filter(\.connected).count, elapsed: .now - start))
-                    if tick % 4 == 0 && s.verifiedPieces != lastSaved {
-                        await checkpoint()
-                        lastSaved = s.verifiedPieces
-                    }
+                    // Once cancelled (complete, or interrupted), the end of the download saves or commits.
+                    if checkpointDue && !Task.isCancelled { await checkpoint() }
                 }
             }
             await withTaskGroup(of: Void.self) { fetchers in
                 for (peer, endpoint) in peers.enumerated() {
                     var peerLogger = logger
                     peerLogger[metadataKey: "peer"] = "\(endpoint)"
-                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, contentID: contentID, swarm: swarm,
+                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, contentID: contentID, engine: engine,
                                               file: file, writers: writers, wholeFile: wholeFile, settings: settings,
                                               logger: peerLogger)
                     fetchers.addTask { await fetcher.run() }
                 }
-                // The fetcher that verifies the last piece returns at once; the others may be
+                // The connection that stores the last piece returns at once; the others may be
                 // waiting on a peer that is slow, or that ignores CANCEL: stop them all.
-                for await _ in fetchers where swarm.isComplete {
+                for await _ in fetchers where engine.isComplete {
                     fetchers.cancelAll()
                 }
             }
@@ -199,9 +194,9 @@ public enum SwarmDownload {
             await Task.detached { await checkpoint() }.value
             throw CancellationError()
         }
-        guard swarm.isComplete else {
+        guard engine.isComplete else {
             await checkpoint()
-            let s = swarm.snapshot(includePieceLists: true)
+            let s = engine.snapshot(includePieceLists: true)
             throw Incomplete(missingPieces: s.missingPieces, pieceCount: manifest.pieceCount, report: report())
         }
         guard let digest = try await blocking.runIfActive({ try wholeFile.finish(file: file) }) else {

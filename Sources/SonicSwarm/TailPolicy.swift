@@ -2,7 +2,7 @@ import SonicCore
 
 /// The rules that keep a slow peer from holding up the end of a download, from throughput
 /// estimates and what is left to fetch (engine issue, "No tail"). Pure: numbers in, a
-/// decision out; ``SwarmState`` supplies the numbers and the time.
+/// decision out; ``SwarmPolicy`` supplies the numbers and the time.
 ///
 /// - **Do not start what you cannot finish in time.** A peer gets another piece unless the
 ///   others, each after its own queue, would finish every unassigned piece before it finished
@@ -14,7 +14,7 @@ import SonicCore
 ///   the other request is cancelled.
 ///
 /// Without estimates (the first fraction of a second), peers start work freely and
-/// duplicates fall back to the age rule (``SwarmState/duplicationAge(typical:)``).
+/// duplicates fall back to the age rule (``SwarmPolicy/duplicationAge(typical:)``).
 enum TailPolicy {
     /// A copy must be projected to arrive in at most this share of the holder's remaining time.
     static let duplicateMargin = 0.75

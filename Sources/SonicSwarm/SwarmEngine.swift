@@ -1,0 +1,155 @@
+import SonicCore
+import Synchronization
+
+/// The I/O side of ``SwarmPolicy``: holds it behind one lock, reports each connection's
+/// events to it with the time, and carries out the actions it returns. Calls are short and
+/// synchronous; no I/O happens under the lock.
+///
+/// Each connection has a wake stream: ``SwarmPolicy/Action/send(to:)`` wakes that
+/// connection's sender, which takes its commands (``takeCommands(for:)``) and writes them.
+/// So a piece verified on one connection cancels the duplicate on another at once, and an
+/// idle connection gets work the moment some frees up, without polling.
+final class SwarmEngine: Sendable {
+    typealias PeerID = SwarmPolicy.PeerID
+
+    /// The policy closed the calling connection (banned, or a protocol violation); it was
+    /// recorded there, the connection only has to end.
+    struct Closed: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
+    /// What the calling connection does after an event.
+    enum Next: Sendable, Equatable {
+        case carryOn
+        /// The download is complete: the connection ends.
+        case finished
+    }
+
+    let manifest: Manifest
+    private let policy: Mutex<SwarmPolicy>
+    private let wakes: [AsyncStream<Void>.Continuation]
+    private let wakeStreams: Mutex<[AsyncStream<Void>?]>
+
+    init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], settings: SwarmPolicy.Settings) {
+        self.manifest = manifest
+        self.policy = Mutex(SwarmPolicy(manifest: manifest, peers: peers, alreadyVerified: alreadyVerified,
+                                        settings: settings))
+        // One pending wake is enough: the sender takes every command there is when it wakes.
+        let pairs = peers.map { _ in AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1)) }
+        self.wakes = pairs.map(\.continuation)
+        self.wakeStreams = Mutex(pairs.map(\.stream))
+    }
+
+    /// The wake stream of `peer`'s sender (one connection per peer: taken once).
+    func wakeStream(for peer: PeerID) -> AsyncStream<Void> {
+        wakeStreams.withLock { streams in
+            defer { streams[peer] = nil }
+            return streams[peer] ?? AsyncStream { $0.finish() }
+        }
+    }
+
+    // MARK: Events
+
+    func connected(_ peer: PeerID) throws -> Next {
+        try carryOut(policy.withLock { $0.connected(peer, now: .now) }, for: peer)
+    }
+
+    func connectionEnded(_ peer: PeerID, reason: String?) {
+        _ = try? carryOut(policy.withLock { $0.connectionEnded(peer, reason: reason, now: .now) }, for: nil)
+        wakes[peer].finish()
+    }
+
+    func takeCommands(for peer: PeerID) -> [PeerSession.Command]? {
+        policy.withLock { $0.sessions[peer].state == .closed ? nil : $0.takeCommands(for: peer) }
+    }
+
+    func blockArrived(from peer: PeerID, requestID: UInt32, rawLength: Int, wireLength: Int) throws -> SwarmPolicy.BlockVerdict {
+        let (verdict, actions) = policy.withLock {
+            $0.blockArrived(from: peer, requestID: requestID, rawLength: rawLength, wireLength: wireLength, now: .now)
+        }
+        _ = try carryOut(actions, for: peer)
+        return verdict
+    }
+
+    func blockRejected(from peer: PeerID, requestID: UInt32, corrupt reason: String?) throws {
+        _ = try carryOut(policy.withLock { $0.blockRejected(from: peer, requestID: requestID, corrupt: reason, now: .now) },
+                         for: peer)
+    }
+
+    func requestEnded(from peer: PeerID, requestID: UInt32, digest: SHA256Hash?) throws -> SwarmPolicy.EndVerdict {
+        let (verdict, actions) = policy.withLock {
+            $0.requestEnded(from: peer, requestID: requestID, digest: digest, now: .now)
+        }
+        _ = try carryOut(actions, for: peer)
+        return verdict
+    }
+
+    func pieceStored(_ piece: Int, by peer: PeerID, won: Bool) throws -> Next {
+        try carryOut(policy.withLock { $0.pieceStored(piece, by: peer, won: won, now: .now) }, for: peer)
+    }
+
+    func requestRefused(by peer: PeerID, requestID: UInt32, reason: String) throws {
+        _ = try carryOut(policy.withLock { $0.requestRefused(by: peer, requestID: requestID, reason: reason, now: .now) },
+                         for: peer)
+    }
+
+    /// Time passed; true if the resume record is due.
+    func tick() -> Bool {
+        let actions = policy.withLock { $0.tick(now: .now) }
+        _ = try? carryOut(actions, for: nil)
+        return actions.contains(.checkpoint)
+    }
+
+    /// Wakes the connections the actions name; for the calling connection (`caller`),
+    /// throws ``Closed`` if it is to end, or says whether the download is complete.
+    private func carryOut(_ actions: [SwarmPolicy.Action], for caller: PeerID?) throws -> Next {
+        var next = Next.carryOn
+        var closed: Closed?
+        for action in actions {
+            switch action {
+            case .send(let peer):
+                wakes[peer].yield()
+            case .close(let peer, let reason):
+                // The sender ends when it finds its session closed.
+                wakes[peer].yield()
+                if peer == caller { closed = Closed(reason: reason) }
+            case .checkpoint:
+                break
+            case .finished:
+                next = .finished
+            }
+        }
+        if let closed { throw closed }
+        return next
+    }
+
+    // MARK: Status
+
+    var isComplete: Bool { policy.withLock { $0.isComplete } }
+
+    struct Snapshot: Sendable {
+        var verifiedBytes: UInt64
+        var receivingBytes: UInt64
+        var verifiedPieces: Int
+        var missingPieces: [Int]
+        /// Verified pieces, for the resume record (empty unless asked for).
+        var verified: PieceBitfield
+        var peers: [SwarmPolicy.PeerRecord]
+        var retriedPieces: Int
+    }
+
+    func snapshot(includePieceLists: Bool = false) -> Snapshot {
+        policy.withLock { p in
+            Snapshot(
+                verifiedBytes: p.verifiedBytes,
+                receivingBytes: p.receivingBytes,
+                verifiedPieces: p.scheduler.verifiedCount,
+                missingPieces: includePieceLists ? p.scheduler.missingPieces : [],
+                verified: includePieceLists ? p.scheduler.verifiedBitfield : PieceBitfield(pieceCount: 0),
+                peers: p.peers,
+                retriedPieces: p.retriedPieces
+            )
+        }
+    }
+}
