@@ -168,10 +168,27 @@ struct SwarmPolicy: Sendable {
         sessions[peer].received(rawLength, at: 0)
         receivingBytes += UInt64(rawLength)
         rates.record(rawLength, from: peer, at: now)
+        var actions = withdrawLateRequest(of: peer, now: now)
         // A new rate may let a peer start work the tail rule held back.
-        let actions = sessions.contains(where: { $0.isReady && $0.requests.count < settings.requestsPerPeer })
-            ? refill(now: now) : []
+        if sessions.contains(where: { $0.isReady && $0.requests.count < settings.requestsPerPeer }) {
+            actions = merge(actions, refill(now: now))
+        }
         return (.keep(piece: first.piece, fileOffset: offset, writesThrough: !first.isDuplicate), actions)
+    }
+
+    /// Rule one of ``TailPolicy`` applied again once a peer's rate is known: its last
+    /// request, if not started, is cancelled and its piece handed back when the other peers
+    /// would finish it and everything unassigned first. Requests are handed out before any
+    /// rate is known, so without this a slow peer keeps the second piece of its first
+    /// pipeline to the end of the download, and someone has to copy it.
+    private mutating func withdrawLateRequest(of peer: PeerID, now: ContinuousClock.Instant) -> [Action] {
+        guard rates.rate(of: peer) != nil, let last = sessions[peer].requests.last, last.sent, !last.isCancelled,
+              last.received == 0, !last.isDuplicate, sessions[peer].requests.count > 1,
+              !shouldStart(peer, queuedBytes: sessions[peer].owedBytes() - last.length, unassignedPieces: scheduler.unassignedCount + 1)
+        else { return [] }
+        _ = sessions[peer].cancel(piece: last.piece, now: now)
+        scheduler.pieceAbandoned(last.piece, by: peer)
+        return [.send(to: peer)]
     }
 
     /// The block could not be stored: the piece was taken over by another peer's copy, or it
@@ -197,7 +214,10 @@ struct SwarmPolicy: Sendable {
         }
         let request = removeRequest(peer, at: 0)
         if request.isCancelled || scheduler.isVerified(request.piece) {
-            scheduler.pieceAbandoned(request.piece, by: peer)
+            // Unless the piece came back to this peer since (a withdrawn request).
+            if !sessions[peer].requests.contains(where: { $0.piece == request.piece }) {
+                scheduler.pieceAbandoned(request.piece, by: peer)
+            }
             return (.drop, refill(now: now))
         }
         guard request.received == request.length else {
@@ -308,14 +328,17 @@ struct SwarmPolicy: Sendable {
         return idle ? duplicateForIdle(peer, now: now) : nil
     }
 
-    /// Rule one of ``TailPolicy``, with this download's numbers.
-    private func shouldStart(_ peer: PeerID) -> Bool {
+    /// Rule one of ``TailPolicy``, with this download's numbers: whether `peer`, owing
+    /// `queuedBytes` (all it owes, by default), should take one of `unassignedPieces`.
+    private func shouldStart(_ peer: PeerID, queuedBytes: Int? = nil, unassignedPieces: Int? = nil) -> Bool {
         guard let rate = rates.rate(of: peer) else { return true }
         let others = sessions.indices.filter { $0 != peer && sessions[$0].isReady && scheduler.isActive($0) }.map {
             (rate: rates.rate(of: $0), queuedBytes: Double(sessions[$0].owedBytes()))
         }
-        return TailPolicy.shouldStart(pieceBytes: Double(manifest.pieceSize), queuedBytes: Double(sessions[peer].owedBytes()),
-                                      rate: rate, others: others, unassignedPieces: scheduler.unassignedCount)
+        return TailPolicy.shouldStart(pieceBytes: Double(manifest.pieceSize),
+                                      queuedBytes: Double(queuedBytes ?? sessions[peer].owedBytes()),
+                                      rate: rate, others: others,
+                                      unassignedPieces: unassignedPieces ?? scheduler.unassignedCount)
     }
 
     /// Rule two of ``TailPolicy``: the in-flight piece whose holder would deliver it latest,

@@ -19,6 +19,8 @@ struct SwarmPolicySimulation {
         var allowance = 0.0
         var sentBytes = 0
         var closed = false
+        /// Requests cancelled before any of their bytes was sent.
+        var withdrawn = 0
     }
 
     static let blockSize = 256 << 10
@@ -33,6 +35,8 @@ struct SwarmPolicySimulation {
     /// Every piece stored, with the peer that won it.
     var stored: [Int: PeerID] = [:]
     var checkpoints = 0
+    /// Endgame copies requested.
+    var duplicates = 0
     /// The most requests the policy had in flight at once.
     var peakInFlight = 0
     var now: ContinuousClock.Instant { origin + elapsed }
@@ -117,8 +121,12 @@ struct SwarmPolicySimulation {
                     switch command {
                     case .obtain(let id, _, let length):
                         peers[peer].queue.append((id, length, length, false))
+                        if policy.sessions[peer].requests.first(where: { $0.id == id })?.isDuplicate == true { duplicates += 1 }
                     case .cancel(let id):
-                        if let i = peers[peer].queue.firstIndex(where: { $0.id == id }) { peers[peer].queue[i].cancelled = true }
+                        if let i = peers[peer].queue.firstIndex(where: { $0.id == id }) {
+                            peers[peer].queue[i].cancelled = true
+                            if peers[peer].queue[i].remaining == peers[peer].queue[i].length { peers[peer].withdrawn += 1 }
+                        }
                     }
                 }
             case .close(let peer, _):
