@@ -125,7 +125,8 @@ let package = Package(
         ),
 
         // Shared by the end-to-end tests and sonic-bench: managed child processes, seeded data.
-        .target(name: "SonicTestSupport", dependencies: ["SonicCore"], swiftSettings: strict),
+        .target(name: "SonicTestSupport", dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: strict),
 
         .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI", "SonicCore", argumentParser, logging],
                           swiftSettings: strict),
@@ -141,7 +142,7 @@ let package = Package(
                           swiftSettings: strict),
         .executableTarget(
             name: "sonic-bench",
-            dependencies: ["SonicCLI", "SonicCore", "SonicTestSupport", argumentParser],
+            dependencies: ["SonicCLI", "SonicCore", "SonicWire", "SonicTestSupport", argumentParser],
             path: "Benchmarks/SonicBench",
             swiftSettings: strict
         ),

@@ -7,18 +7,23 @@ import SonicWire
 import Synchronization
 
 /// The central index: accepts peer sessions and answers REGISTER, UNREGISTER, HEARTBEAT,
-/// SEARCH and EXIT from a shared ``IndexRegistry``. Stores no file data.
+/// SEARCH and EXIT. Stores no file data.
+///
+/// Sessions update a ``SessionTable`` under a lock held only for that update; the changes it
+/// returns go, in order, to the ``SearchLoop``, which owns the ``SearchIndex`` and answers
+/// searches on its own task. A search storm therefore never holds up a registration or a
+/// heartbeat.
 public final class IndexServer: Service, Sendable {
     public struct Configuration: Sendable {
         /// Where to listen and how to protect connections. Its idle timeout is the heartbeat
         /// timeout: a session silent that long is forgotten (its connection closed).
         public var listener: ServerListener.Settings
-        public var limits: IndexRegistry.Limits
+        public var limits: IndexLimits
 
         public static let defaultListener = ServerListener.Settings(
             host: "127.0.0.1", port: 5015, idleTimeout: .seconds(15), connections: .init(total: 4096, perIP: 256))
 
-        public init(listener: ServerListener.Settings = Configuration.defaultListener, limits: IndexRegistry.Limits = .init()) {
+        public init(listener: ServerListener.Settings = Configuration.defaultListener, limits: IndexLimits = .init()) {
             self.listener = listener
             self.limits = limits
         }
@@ -26,7 +31,8 @@ public final class IndexServer: Service, Sendable {
 
     public let configuration: Configuration
     public let listener: ServerListener
-    private let registry: Mutex<IndexRegistry>
+    private let sessions: Mutex<SessionTable>
+    private let searchLoop: SearchLoop
     private let sessionCounter = Atomic<UInt64>(0)
     private let logger: Logger
 
@@ -35,7 +41,8 @@ public final class IndexServer: Service, Sendable {
     private init(configuration: Configuration, listener: ServerListener, logger: Logger) {
         self.configuration = configuration
         self.listener = listener
-        self.registry = Mutex(IndexRegistry(limits: configuration.limits))
+        self.sessions = Mutex(SessionTable(limits: configuration.limits))
+        self.searchLoop = SearchLoop(limits: configuration.limits)
         self.logger = logger
     }
 
@@ -46,13 +53,24 @@ public final class IndexServer: Service, Sendable {
     }
 
     public func run() async throws {
-        try await listener.serveUntilShutdown { connection in await self.handle(connection) }
+        var failure: (any Error)?
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.searchLoop.run() }
+            do {
+                try await listener.serveUntilShutdown { connection in await self.handle(connection) }
+            } catch {
+                failure = error
+            }
+            // Every session has ended: let the search loop finish what is queued and stop.
+            searchLoop.finish()
+        }
+        if let failure { throw failure }
         logger.info("index stopped")
     }
 
     /// Sessions and files currently known (for logs and tests).
     public var counts: (sessions: Int, files: Int) {
-        registry.withLock { ($0.sessionCount, $0.fileCount) }
+        sessions.withLock { ($0.sessionCount, $0.fileCount) }
     }
 
     private func handle(_ connection: FrameChannel) async {
@@ -62,16 +80,28 @@ public final class IndexServer: Service, Sendable {
         let remoteIP = connection.remoteIP
         logger.info("connected", metadata: ["from": "\(connection.remoteDescription)"])
         defer {
-            registry.withLock { $0.disconnect(id) }
+            update { $0.disconnect(id) }
             logger.info("disconnected; its files are forgotten")
         }
         await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.listener.secret,
                                      logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
-            registry.withLock { $0.connect(id, address: address) }
+            update { $0.connect(id, address: address) }
             logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")"])
             try await converse(&session, id: id, logger: logger)
+        }
+    }
+
+    /// Applies one event to the session table and queues its changes for the search loop,
+    /// under the table's lock so that changes reach the loop in the order they happened.
+    /// Returns how many changes there were.
+    @discardableResult
+    private func update(_ event: (inout SessionTable) -> [IndexChange]) -> Int {
+        sessions.withLock { table in
+            let changes = event(&table)
+            searchLoop.submit(changes)
+            return changes.count
         }
     }
 
@@ -80,9 +110,9 @@ public final class IndexServer: Service, Sendable {
             let message = try await session.receive()
             switch message {
             case .register(let files):
-                let outcome = registry.withLock { registry in
-                    Result { () throws(IndexRegistry.RegistrationError) in
-                        try registry.register(id, files: files)
+                let outcome = sessions.withLock { table in
+                    Result { () throws(SessionTable.RegistrationError) in
+                        searchLoop.submit(try table.register(id, files: files))
                     }
                 }
                 switch outcome {
@@ -94,7 +124,7 @@ public final class IndexServer: Service, Sendable {
                     try await session.send(.error(ErrorMessage(.limitExceeded, error.description)))
                 }
             case .unregister(let names):
-                let removed = registry.withLock { $0.unregister(id, names: names) }
+                let removed = update { $0.unregister(id, names: names) }
                 logger.info("unregistered \(removed) of \(names.count) file(s)")
                 try await session.send(.ok)
             case .heartbeat:
@@ -102,7 +132,7 @@ public final class IndexServer: Service, Sendable {
                 // silent for --heartbeat-timeout is closed, which forgets its files (`defer` above).
                 try await session.send(.ok)
             case .search(let request):
-                let results = registry.withLock { $0.search(request, excluding: id) }
+                let results = await searchLoop.search(request, excluding: id)
                 logger.info("search", metadata: [
                     "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",
                 ])

@@ -1,4 +1,5 @@
 import Foundation
+import SonicTestSupport
 import NIOCore
 import SonicCore
 import SonicWire

@@ -4,7 +4,7 @@ import SonicCore
 import SonicWire
 
 /// A TCP socket bound to 127.0.0.1 on a port the OS picks, optionally listening.
-func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
+public func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var yes: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -24,21 +24,23 @@ func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
 }
 
 /// A blocking TCP client for sending hand-made (and deliberately broken) bytes to a running
-/// server and reading back what it answers. Every read has a timeout.
-final class RawClient {
-    let fd: Int32
+/// server and reading back what it answers. Every read has a timeout. Used by the
+/// end-to-end tests and by `sonic-bench index`. Sendable so that a client can be handed to
+/// another thread; only one thread may use it at a time.
+public final class RawClient: @unchecked Sendable {
+    public let fd: Int32
     private var inbound = ByteBuffer()
 
     /// Wraps an accepted connection (a fake peer's side); reads time out after `timeoutSeconds`.
-    init(accepted fd: Int32, timeoutSeconds: Int = 5) {
+    public init(accepted fd: Int32, timeoutSeconds: Int = 5) {
         self.fd = fd
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    init(_ endpoint: Endpoint, timeoutSeconds: Int = 5) throws {
+    public init(_ endpoint: Endpoint, timeoutSeconds: Int = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket failed") }
+        guard fd >= 0 else { throw RawClientError("socket failed") }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
@@ -50,7 +52,7 @@ final class RawClient {
         }
         guard rc == 0 else {
             close(fd)
-            throw HarnessError("connect to \(endpoint) failed")
+            throw RawClientError("connect to \(endpoint) failed")
         }
     }
 
@@ -58,24 +60,24 @@ final class RawClient {
 
     /// Sends all of `bytes`; false once the other side is gone.
     @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
+    public func send(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
     @discardableResult
-    func send(_ message: Message) -> Bool {
+    public func send(_ message: Message) -> Bool {
         var buffer = ByteBuffer()
         buffer.writeFrame(message)
         return send(Array(buffer.readableBytesView))
     }
 
     /// Closes our sending half (the server sees end of stream).
-    func shutdownWrite() {
+    public func shutdownWrite() {
         shutdown(fd, Int32(SHUT_WR))
     }
 
     /// The next message, or nil if the server closed the connection (or the read timed out).
-    func receive() -> Message? {
+    public func receive() -> Message? {
         var decoder = FrameDecoder()
         while true {
             if let message = try? decoder.decode(buffer: &inbound) { return message }
@@ -86,15 +88,28 @@ final class RawClient {
         }
     }
 
+    /// True when an answer (or part of one) has arrived and not been read yet; never waits.
+    public func hasBytesWaiting() -> Bool {
+        if inbound.readableBytes > 0 { return true }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0
+    }
+
     /// True once the server has closed the connection (reads return end of stream).
-    func isClosedByServer() -> Bool {
+    public func isClosedByServer() -> Bool {
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, 0) == 0
     }
 
     /// HELLO + WELCOME.
-    func handshake(role: PeerRole = .client) throws {
+    public func handshake(role: PeerRole = .client) throws {
         send(.hello(Hello(role: role, agent: "raw-test")))
-        guard case .welcome = receive() else { throw HarnessError("no WELCOME") }
+        guard case .welcome = receive() else { throw RawClientError("no WELCOME") }
     }
+}
+
+/// A raw client could not connect or was not welcomed.
+public struct RawClientError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,65 @@
+/// The ids of the names holding one trigram, ascending, stored as delta-encoded varints
+/// (about 1.5 bytes an id instead of 4). Ids are only ever appended in increasing order:
+/// a name gets its id once and keeps it, and names that lose every holder stay listed
+/// (they are skipped at search time and dropped when the index is rebuilt).
+struct PostingList: Sendable {
+    private var bytes: [UInt8] = []
+    private(set) var count = 0
+    private var last: UInt32 = 0
+
+    /// Adds `id`, which must not be below the last one; appending the last id again does
+    /// nothing (a name holding a trigram twice is listed once).
+    mutating func append(_ id: UInt32) {
+        if count > 0 && id == last { return }
+        precondition(count == 0 || id > last, "posting ids must increase")
+        var delta = count == 0 ? id : id - last
+        while delta >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: delta) | 0x80)
+            delta >>= 7
+        }
+        bytes.append(UInt8(delta))
+        last = id
+        count += 1
+    }
+
+    /// Calls `body` with every id, ascending.
+    func forEach(_ body: (UInt32) -> Void) {
+        bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            var id: UInt32 = 0
+            var first = true
+            while i < b.count {
+                var delta: UInt32 = 0
+                var shift: UInt32 = 0
+                while true {
+                    let byte = b[i]
+                    i += 1
+                    delta |= UInt32(byte & 0x7F) << shift
+                    if byte < 0x80 { break }
+                    shift += 7
+                }
+                id = first ? delta : id + delta
+                first = false
+                body(id)
+            }
+        }
+    }
+
+    func decoded() -> [UInt32] {
+        var ids: [UInt32] = []
+        ids.reserveCapacity(count)
+        forEach { ids.append($0) }
+        return ids
+    }
+
+    /// The ids of `sorted` (ascending) that are also in this list.
+    func intersection(with sorted: [UInt32]) -> [UInt32] {
+        var result: [UInt32] = []
+        var j = 0
+        forEach { id in
+            while j < sorted.count && sorted[j] < id { j += 1 }
+            if j < sorted.count && sorted[j] == id { result.append(id) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,144 @@
+import SonicCore
+import SonicWire
+
+/// The searchable copy of the index: every shared file as a small struct of ids, names and
+/// content ids interned once, and a trigram index over folded names (``NameTable``). A pure
+/// value: ``apply(_:)`` takes the changes ``SessionTable`` returns, ``search(_:excluding:)``
+/// answers from what has been applied.
+///
+/// A file (a *holding*: this session shares this content under this name) lives in the slot
+/// ``SessionTable`` gave it, and is linked into two lists, its name's and its content's, so
+/// removing it, and finding all holders of a content, costs no scan.
+public struct SearchIndex: Sendable {
+    static let none = UInt32.max
+
+    struct Holding: Sendable {
+        var name: UInt32 = SearchIndex.none
+        var content: UInt32 = SearchIndex.none
+        var session: UInt64 = 0
+        var previousOfName = SearchIndex.none, nextOfName = SearchIndex.none
+        var previousOfContent = SearchIndex.none, nextOfContent = SearchIndex.none
+
+        var isVacant: Bool { name == SearchIndex.none }
+    }
+
+    struct Content: Sendable {
+        var id: ContentID
+        var size: UInt64
+        var fileHash: SHA256Hash
+    }
+
+    public let limits: IndexLimits
+    var names = NameTable()
+    /// Per name id: its first holding (``none`` when no live session shares it).
+    var firstOfName: [UInt32] = []
+    var contents: [Content] = []
+    private var contentIDs = IDHashTable()
+    /// Per content: its first holding.
+    var firstOfContent: [UInt32] = []
+    var holdings: [Holding] = []
+    var addresses: [UInt64: Endpoint] = [:]
+    public private(set) var fileCount = 0
+    /// Distinct names in the tables, shared or not (for tests of the rebuild).
+    var storedNameCount: Int { names.count }
+    private var liveNames = 0
+    /// Names nobody shares any more are kept (a seeder coming back reuses them) until they
+    /// outnumber both the live names and this.
+    var deadNamesBeforeRebuild = 65_536
+
+    public init(limits: IndexLimits = IndexLimits()) {
+        self.limits = limits
+    }
+
+    public mutating func apply(_ changes: some Sequence<IndexChange>) {
+        for change in changes { apply(change) }
+    }
+
+    public mutating func apply(_ change: IndexChange) {
+        switch change {
+        case .connect(let session, let address):
+            addresses[session] = address
+        case .disconnect(let session):
+            addresses[session] = nil
+        case .add(let slot, let session, let file):
+            add(slot: slot, session: session, file: file)
+        case .remove(let slot):
+            remove(slot: slot)
+        }
+        if names.count - liveNames > max(liveNames, deadNamesBeforeRebuild) { rebuild() }
+    }
+
+    /// The file in `slot`, if any (for ``IndexRegistry/files(of:)``).
+    func file(in slot: UInt32) -> SharedFile? {
+        guard Int(slot) < holdings.count, !holdings[Int(slot)].isVacant else { return nil }
+        let h = holdings[Int(slot)]
+        let c = contents[Int(h.content)]
+        return SharedFile(name: names[h.name], size: c.size, contentID: c.id, fileHash: c.fileHash)
+    }
+
+    // MARK: Holdings
+
+    private mutating func add(slot: UInt32, session: UInt64, file: SharedFile) {
+        remove(slot: slot)
+        let name = names.intern(file.name)
+        if Int(name) == firstOfName.count { firstOfName.append(Self.none) }
+        if firstOfName[Int(name)] == Self.none { liveNames += 1 }
+        let content = intern(file)
+        while holdings.count <= Int(slot) { holdings.append(Holding()) }
+        var h = Holding(name: name, content: content, session: session)
+        h.nextOfName = firstOfName[Int(name)]
+        h.nextOfContent = firstOfContent[Int(content)]
+        if h.nextOfName != Self.none { holdings[Int(h.nextOfName)].previousOfName = slot }
+        if h.nextOfContent != Self.none { holdings[Int(h.nextOfContent)].previousOfContent = slot }
+        firstOfName[Int(name)] = slot
+        firstOfContent[Int(content)] = slot
+        holdings[Int(slot)] = h
+        fileCount += 1
+    }
+
+    private mutating func remove(slot: UInt32) {
+        guard Int(slot) < holdings.count, !holdings[Int(slot)].isVacant else { return }
+        let h = holdings[Int(slot)]
+        if h.previousOfName == Self.none { firstOfName[Int(h.name)] = h.nextOfName }
+        else { holdings[Int(h.previousOfName)].nextOfName = h.nextOfName }
+        if h.nextOfName != Self.none { holdings[Int(h.nextOfName)].previousOfName = h.previousOfName }
+        if h.previousOfContent == Self.none { firstOfContent[Int(h.content)] = h.nextOfContent }
+        else { holdings[Int(h.previousOfContent)].nextOfContent = h.nextOfContent }
+        if h.nextOfContent != Self.none { holdings[Int(h.nextOfContent)].previousOfContent = h.previousOfContent }
+        if firstOfName[Int(h.name)] == Self.none { liveNames -= 1 }
+        holdings[Int(slot)] = Holding()
+        fileCount -= 1
+    }
+
+    /// The content's id, adding it if new. The first registration of a content id gives its
+    /// size and file hash (as a group's details always have).
+    private mutating func intern(_ file: SharedFile) -> UInt32 {
+        let hash = file.contentID.hashValue
+        if let id = contentIDs.first(hash: hash, where: { contents[Int($0)].id == file.contentID }) {
+            if firstOfContent[Int(id)] == Self.none {
+                contents[Int(id)] = Content(id: file.contentID, size: file.size, fileHash: file.fileHash)
+            }
+            return id
+        }
+        let id = UInt32(contents.count)
+        contents.append(Content(id: file.contentID, size: file.size, fileHash: file.fileHash))
+        firstOfContent.append(Self.none)
+        let all = contents
+        contentIDs.insert(id, hash: hash) { all[Int($0)].id.hashValue }
+        return id
+    }
+
+    /// Starts over from the live holdings, dropping names and contents nobody shares any
+    /// more (their ids would otherwise stay in the tables and posting lists for good).
+    private mutating func rebuild() {
+        var fresh = SearchIndex(limits: limits)
+        fresh.addresses = addresses
+        fresh.deadNamesBeforeRebuild = deadNamesBeforeRebuild
+        for (slot, h) in holdings.enumerated() where !h.isVacant {
+            let c = contents[Int(h.content)]
+            fresh.add(slot: UInt32(slot), session: h.session,
+                      file: SharedFile(name: names[h.name], size: c.size, contentID: c.id, fileHash: c.fileHash))
+        }
+        self = fresh
+    }
+}

@@ -1,0 +1,56 @@
+import SonicWire
+
+/// Where searches run: one task that owns the ``SearchIndex`` and handles, in arrival order,
+/// the changes registrations produce and the searches clients send.
+///
+/// Registrations, unregistrations and heartbeats never wait for it: they update the small
+/// ``SessionTable`` under its lock, queue the resulting changes here and answer at once.
+/// A search queued after a change sees it, so a client that searches after a seeder's OK
+/// finds the seeder's files. At most one search runs at a time, which leaves the other
+/// threads to the sessions however many clients search (docs/ARCHITECTURE.md, "The index").
+final class SearchLoop: Sendable {
+    private enum Event: Sendable {
+        case changes([IndexChange])
+        case search(SearchRequest, requester: UInt64, answer: CheckedContinuation<SearchResults, Never>)
+    }
+
+    private let limits: IndexLimits
+    private let events: AsyncStream<Event>
+    private let inbox: AsyncStream<Event>.Continuation
+
+    init(limits: IndexLimits) {
+        self.limits = limits
+        (events, inbox) = AsyncStream.makeStream()
+    }
+
+    /// Queues changes; call in the order ``SessionTable`` returned them (under its lock).
+    func submit(_ changes: [IndexChange]) {
+        if !changes.isEmpty { inbox.yield(.changes(changes)) }
+    }
+
+    /// The answer to `request`, once every change queued before it is applied.
+    func search(_ request: SearchRequest, excluding requester: UInt64) async -> SearchResults {
+        await withCheckedContinuation { answer in
+            if case .terminated = inbox.yield(.search(request, requester: requester, answer: answer)) {
+                answer.resume(returning: SearchResults(total: 0, results: []))
+            }
+        }
+    }
+
+    /// Ends ``run()`` once everything queued so far is handled.
+    func finish() {
+        inbox.finish()
+    }
+
+    func run() async {
+        var index = SearchIndex(limits: limits)
+        for await event in events {
+            switch event {
+            case .changes(let changes):
+                index.apply(changes)
+            case .search(let request, let requester, let answer):
+                answer.resume(returning: index.search(request, excluding: requester))
+            }
+        }
+    }
+}

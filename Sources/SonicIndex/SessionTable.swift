@@ -1,0 +1,119 @@
+import SonicCore
+import SonicWire
+
+/// Limits the index enforces (docs/PROTOCOL.md, "Limits").
+public struct IndexLimits: Sendable {
+    /// Files one session may register in all.
+    public var maximumFilesPerSession: Int
+    /// Result groups per page at most (a request may ask for fewer).
+    public var maximumResultsPerPage: Int
+
+    public init(maximumFilesPerSession: Int = 100_000, maximumResultsPerPage: Int = Int(WireLimits.defaultSearchResults)) {
+        self.maximumFilesPerSession = maximumFilesPerSession
+        self.maximumResultsPerPage = min(maximumResultsPerPage, WireLimits.maximumResultsPerFrame)
+    }
+}
+
+/// Who is connected and which names each session shares: the part of the index that
+/// registrations, unregistrations and disconnections need, and nothing a search needs.
+/// A pure value. Each event returns the ``IndexChange``s for ``SearchIndex`` to apply.
+///
+/// It gives every shared file a *slot* number, reused once the file is gone, which is how
+/// the search side finds the file again to remove it.
+public struct SessionTable: Sendable {
+    public enum RegistrationError: Error, Equatable, CustomStringConvertible {
+        case unknownSession
+        case noAddress
+        case unsafeName(String)
+        case tooManyFiles(limit: Int)
+
+        public var description: String {
+            switch self {
+            case .unknownSession: "unknown session"
+            case .noAddress: "announce a listening port in HELLO before registering files"
+            case .unsafeName(let n): "refused unsafe name \"\(TerminalText.escaped(n))\""
+            case .tooManyFiles(let limit): "a peer may register at most \(limit) files"
+            }
+        }
+    }
+
+    private struct Session: Sendable {
+        /// Where other peers reach this one: observed IP + announced port. Nil for a session
+        /// that serves nothing (a plain client); such a session cannot register files.
+        var address: Endpoint?
+        /// Name → slot of every file it shares.
+        var slots: [String: UInt32] = [:]
+    }
+
+    public let limits: IndexLimits
+    private var sessions: [UInt64: Session] = [:]
+    private var freeSlots: [UInt32] = []
+    private var nextSlot: UInt32 = 0
+    public private(set) var fileCount = 0
+
+    public init(limits: IndexLimits = IndexLimits()) {
+        self.limits = limits
+    }
+
+    public var sessionCount: Int { sessions.count }
+
+    /// The slots of a session's files, by name.
+    public func slots(of session: UInt64) -> [String: UInt32] {
+        sessions[session]?.slots ?? [:]
+    }
+
+    public mutating func connect(_ session: UInt64, address: Endpoint?) -> [IndexChange] {
+        var changes = disconnect(session)
+        sessions[session] = Session(address: address)
+        changes.append(.connect(session: session, address: address))
+        return changes
+    }
+
+    /// Forgets the session and everything it shared.
+    public mutating func disconnect(_ session: UInt64) -> [IndexChange] {
+        guard let s = sessions.removeValue(forKey: session) else { return [] }
+        var changes = s.slots.values.map { IndexChange.remove(slot: $0) }
+        freeSlots += s.slots.values
+        fileCount -= s.slots.count
+        changes.append(.disconnect(session: session))
+        return changes
+    }
+
+    /// Adds or replaces (same name) the session's files. All or nothing.
+    public mutating func register(_ session: UInt64, files: [SharedFile]) throws(RegistrationError) -> [IndexChange] {
+        guard let s = sessions[session] else { throw .unknownSession }
+        guard s.address != nil else { throw .noAddress }
+        if let bad = files.first(where: { !SharedName.isSafe($0.name) }) { throw .unsafeName(bad.name) }
+        let added = Set(files.map(\.name)).count { s.slots[$0] == nil }
+        guard s.slots.count + added <= limits.maximumFilesPerSession else {
+            throw .tooManyFiles(limit: limits.maximumFilesPerSession)
+        }
+        var changes: [IndexChange] = []
+        changes.reserveCapacity(files.count)
+        for file in files {
+            let slot: UInt32
+            if let existing = sessions[session]!.slots[file.name] {
+                slot = existing  // replacing: the search side drops what the slot held
+            } else {
+                slot = freeSlots.popLast() ?? { defer { nextSlot += 1 }; return nextSlot }()
+                sessions[session]!.slots[file.name] = slot
+                fileCount += 1
+            }
+            changes.append(.add(slot: slot, session: session, file: file))
+        }
+        return changes
+    }
+
+    /// Removes the named files of this session only; names it does not share are ignored.
+    public mutating func unregister(_ session: UInt64, names: [String]) -> [IndexChange] {
+        guard sessions[session] != nil else { return [] }
+        var changes: [IndexChange] = []
+        for name in names {
+            guard let slot = sessions[session]!.slots.removeValue(forKey: name) else { continue }
+            changes.append(.remove(slot: slot))
+            freeSlots.append(slot)
+            fileCount -= 1
+        }
+        return changes
+    }
+}
