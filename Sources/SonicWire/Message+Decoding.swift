@@ -135,6 +135,20 @@ extension Message {
             return .end(requestID: try p.readWireInteger())
         case .cancel:
             return .cancel(requestID: try p.readWireInteger())
+        case .bitfield:
+            let id = try p.readContentID()
+            let pieceCount = Int(try p.readWireInteger(as: UInt32.self))
+            guard pieceCount <= Manifest.maximumPieceCount else {
+                throw .malformed("bitfield of \(pieceCount) pieces, limit is \(Manifest.maximumPieceCount)")
+            }
+            guard let bytes = p.readBytes(length: p.readableBytes),
+                  let bitfield = PieceBitfield(bytes: bytes, pieceCount: pieceCount) else {
+                throw .malformed("bitfield bytes do not fit \(pieceCount) pieces")
+            }
+            return .bitfield(id, bitfield)
+        case .have:
+            let id = try p.readContentID()
+            return .have(id, piece: try p.readWireInteger())
         }
     }
 

@@ -96,6 +96,13 @@ extension ByteBuffer {
             writeImmutableBuffer(d.payload)
         case .end(let requestID), .cancel(let requestID):
             writeInteger(requestID)
+        case .bitfield(let id, let bitfield):
+            writeHash(id.hash)
+            writeInteger(UInt32(bitfield.pieceCount))
+            writeBytes(bitfield.bytes)
+        case .have(let id, let piece):
+            writeHash(id.hash)
+            writeInteger(piece)
         }
     }
 }

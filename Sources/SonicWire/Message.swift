@@ -28,6 +28,10 @@ public enum Message: Sendable, Equatable {
     case data(DataBlock)
     case end(requestID: UInt32)
     case cancel(requestID: UInt32)
+    /// The pieces of `ContentID` the sending peer holds (swarm feature).
+    case bitfield(ContentID, PieceBitfield)
+    /// The sending peer now holds one more piece of `ContentID` (swarm feature).
+    case have(ContentID, piece: UInt32)
 
     /// The one-byte kind that starts every frame's payload.
     public enum Kind: UInt8, Sendable, CaseIterable {
@@ -50,6 +54,8 @@ public enum Message: Sendable, Equatable {
         case data = 0x24
         case end = 0x25
         case cancel = 0x26
+        case bitfield = 0x27
+        case have = 0x28
     }
 
     public var kind: Kind {
@@ -73,6 +79,8 @@ public enum Message: Sendable, Equatable {
         case .data: .data
         case .end: .end
         case .cancel: .cancel
+        case .bitfield: .bitfield
+        case .have: .have
         }
     }
 }
@@ -100,6 +108,8 @@ extension Message.Kind: CustomStringConvertible {
         case .data: "DATA"
         case .end: "END"
         case .cancel: "CANCEL"
+        case .bitfield: "BITFIELD"
+        case .have: "HAVE"
         }
     }
 }
@@ -117,6 +127,9 @@ public struct Features: OptionSet, Sendable, Hashable {
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     /// The sender accepts (client) or may send (server) zlib-deflated data blocks.
     public static let deflate = Features(rawValue: 1 << 0)
+    /// Swarm (docs/PROTOCOL.md, "Swarm"): the sender understands partial holders, BITFIELD,
+    /// HAVE and the `not held` error.
+    public static let swarm = Features(rawValue: 1 << 1)
 }
 
 /// First frame of every connection.
@@ -213,6 +226,8 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
     case busy
     case timeout
     case internalError
+    /// A range asked of a partial holder covers a piece it has not verified.
+    case notHeld
     case unknown(UInt16)
 
     public var rawValue: UInt16 {
@@ -231,6 +246,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case .busy: 12
         case .timeout: 13
         case .internalError: 14
+        case .notHeld: 15
         case .unknown(let v): v
         }
     }
@@ -251,6 +267,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case 12: self = .busy
         case 13: self = .timeout
         case 14: self = .internalError
+        case 15: self = .notHeld
         default: self = .unknown(rawValue)
         }
     }
@@ -271,6 +288,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case .busy: "busy"
         case .timeout: "timeout"
         case .internalError: "internal error"
+        case .notHeld: "piece not held"
         case .unknown(let v): "error \(v)"
         }
     }

@@ -58,6 +58,8 @@ public enum WireLimits {
         case .obtainRange: WireSize.obtainRange
         case .data: WireSize.dataBlockHeader + maximumBlockLength + dataSlack
         case .end, .cancel: 4
+        case .bitfield: WireSize.hash + 4 + PieceBitfield.length(pieceCount: Manifest.maximumPieceCount)
+        case .have: WireSize.hash + 4
         }
     }
 }

@@ -41,6 +41,9 @@ enum SampleMessages {
         .data(DataBlock(requestID: 8, encoding: .raw, rawLength: 0, payload: ByteBuffer())),
         .end(requestID: 5),
         .cancel(requestID: 6),
+        .bitfield(idA, PieceBitfield(pieceCount: 11, pieces: [0, 3, 10])),
+        .bitfield(idB, PieceBitfield(pieceCount: 0)),
+        .have(idA, piece: 10),
     ]
 
     static func frame(_ message: Message) -> ByteBuffer {

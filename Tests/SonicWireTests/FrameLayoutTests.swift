@@ -60,6 +60,39 @@ import Testing
         #expect(bytes(message) == [0, 0, 0, 11, 0x24, 0, 0, 0, 1, 1, 0, 0, 1, 0x2c, 9, 8])
     }
 
+    @Test func bitfieldAndHave() {
+        let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: 0xaa, count: 32))!)
+        let idBytes = [UInt8](repeating: 0xaa, count: 32)
+        // Pieces 0, 3 and 10 of 11: 1001_0000 0010_0000, most significant bit first.
+        let bitfield = Message.bitfield(id, PieceBitfield(pieceCount: 11, pieces: [0, 3, 10]))
+        #expect(bytes(bitfield) == [0, 0, 0, 38, 0x27] + idBytes + [0, 0, 0, 11, 0b1001_0000, 0b0010_0000])
+        #expect(bytes(.have(id, piece: 258)) == [0, 0, 0, 36, 0x28] + idBytes + [0, 0, 1, 2])
+    }
+
+    @Test func aBitfieldThatDoesNotFitItsPieceCountIsMalformed() {
+        let idBytes = [UInt8](repeating: 0xaa, count: 32)
+        for body in [
+            [0, 0, 0, 11, 0xff],              // one byte short
+            [0, 0, 0, 11, 0xff, 0xe1],        // a bit set past piece 10
+            [0, 0, 0x40, 0x01] + [UInt8](repeating: 0, count: 2049),  // more pieces than a manifest holds
+        ] as [[UInt8]] {
+            let payload = [0x27] + idBytes + body
+            let length = payload.count - 1
+            var buffer = ByteBuffer(bytes: [0, 0, UInt8(length >> 8), UInt8(length & 0xff)] + payload)
+            var decoder = FrameDecoder()
+            #expect(throws: WireError.self) { try decoder.decode(buffer: &buffer) }
+        }
+    }
+
+    @Test func notHeldIsErrorCode15AndSwarmIsFeatureBit1() {
+        #expect(ErrorCode.notHeld.rawValue == 15)
+        #expect(ErrorCode(rawValue: 15) == .notHeld)
+        #expect(Features.swarm.rawValue == 0b10)
+        let hello = Message.hello(Hello(version: 1, role: .client, listenPort: 0, features: [.deflate, .swarm],
+                                        nonce: [UInt8](repeating: 0, count: 16), agent: ""))
+        #expect(bytes(hello)[10] == 0b11)
+    }
+
     @Test func emptyMessages() {
         #expect(bytes(.ok) == [0, 0, 0, 0, 0x04])
         #expect(bytes(.exit) == [0, 0, 0, 0, 0x05])

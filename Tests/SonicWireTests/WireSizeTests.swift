@@ -55,6 +55,8 @@ import Testing
             .obtainRange(RangeRequest(requestID: 1, contentID: Self.id, offset: 2, length: 3)),
             .end(requestID: 4),
             .cancel(requestID: 5),
+            .have(Self.id, piece: 6),
+            .bitfield(Self.id, PieceBitfield(pieceCount: Manifest.maximumPieceCount, pieces: [0, 16_383])),
             // The longest string each string-carrying kind can hold.
             .error(ErrorMessage(.notFound, requestID: 1, Self.longest)),
             .search(SearchRequest(mode: .keyword, query: Self.longest)),
