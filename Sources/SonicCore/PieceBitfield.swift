@@ -34,6 +34,14 @@ public struct PieceBitfield: Hashable, Sendable {
         self.bytes = bytes
     }
 
+    /// Adds `piece`; returns false if it was there already or is out of range.
+    @discardableResult
+    public mutating func insert(_ piece: Int) -> Bool {
+        guard piece >= 0, piece < pieceCount, !contains(piece) else { return false }
+        bytes[piece >> 3] |= 0x80 >> UInt8(piece & 7)
+        return true
+    }
+
     public func contains(_ piece: Int) -> Bool {
         piece >= 0 && piece < pieceCount && bytes[piece >> 3] & (0x80 >> UInt8(piece & 7)) != 0
     }

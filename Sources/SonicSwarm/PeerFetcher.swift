@@ -153,6 +153,10 @@ struct PeerFetcher: Sendable {
                 let won = try await storeVerified(progress)
                 if won { wholeFile.pieceVerified(piece, file: file) }
                 if try engine.pieceStored(piece, by: peer, won: won) == .finished { return }
+            case .bitfield(let id, let holdings) where id == contentID:
+                try engine.holdingsArrived(from: peer, holdings)
+            case .have(let id, let piece) where id == contentID:
+                try engine.haveArrived(from: peer, piece: Int(piece))
             case .error(let error) where error.requestID != 0:
                 if let progress = pieces.removeValue(forKey: error.requestID) {
                     writers.released(progress.piece, by: peer)

@@ -1,3 +1,5 @@
+import SonicCore
+
 // The scheduler's internal records and the few transitions that keep them consistent.
 // Every change to a piece's requesters goes through addRequest / removeRequest / markVerified,
 // which maintain `unassignedCount`, the returned-pieces heap and the endgame queue together.
@@ -33,6 +35,8 @@ struct PeerRecord: Sendable {
     }
 
     var status = Status.active
+    /// The pieces the peer holds; nil: every piece (a complete holder).
+    var holdings: PieceBitfield?
     var inFlight: Set<Int> = []
     var verifiedCount = 0
 }
@@ -92,7 +96,7 @@ extension PieceScheduler {
                 ownPieces.append(entry)
                 return nil
             }
-            if record.requests.contains(where: { $0.peer == peer }) {
+            if record.requests.contains(where: { $0.peer == peer }) || !holds(peer, entry.piece) {
                 ownPieces.append(entry)
                 continue
             }

@@ -70,6 +70,13 @@ public struct PieceScheduler: Sendable {
 
     var pieces: [PieceRecord]
     var peers: [PeerID: PeerRecord]
+    /// Per piece, how many active partial holders hold it (complete holders hold every piece
+    /// and are not counted): the rarity that ``PieceScheduler+Availability`` orders by.
+    var availability: [UInt32]
+    /// Active peers that hold only some pieces; zero means the fast path (lowest first).
+    var activePartialHolders = 0
+    /// Orders equally rare pieces differently in every download (see ``tieBreak(_:)``).
+    let tieBreakSeed: UInt64
 
     /// Every piece below `cursor` that is missing and not in flight is in `returnedPieces`;
     /// pieces from `cursor` on are found by moving the cursor forward.
@@ -92,13 +99,18 @@ public struct PieceScheduler: Sendable {
     ///     out and count towards completion. Repeats are allowed; each index must be in
     ///     `0..<pieceCount` (validate a resume record before passing it here).
     ///   - maxRequestersPerPiece: see ``maxRequestersPerPiece``; at least 1.
-    public init(pieceCount: Int, alreadyVerified: some Sequence<Int> = [], maxRequestersPerPiece: Int = 2) {
+    ///   - tieBreakSeed: orders equally rare pieces when some peers hold only part of the file,
+    ///     so that downloaders starting together do not all ask for the same piece first.
+    public init(pieceCount: Int, alreadyVerified: some Sequence<Int> = [], maxRequestersPerPiece: Int = 2,
+                tieBreakSeed: UInt64 = 0) {
         precondition(pieceCount >= 0, "pieceCount must not be negative")
         precondition(maxRequestersPerPiece >= 1, "maxRequestersPerPiece must be at least 1")
         self.pieceCount = pieceCount
         self.maxRequestersPerPiece = maxRequestersPerPiece
         self.pieces = Array(repeating: PieceRecord(), count: pieceCount)
         self.peers = [:]
+        self.availability = Array(repeating: 0, count: pieceCount)
+        self.tieBreakSeed = tieBreakSeed
         self.cursor = 0
         self.returnedPieces = MinHeap()
         self.endgameQueue = MinHeap()
@@ -129,6 +141,7 @@ public struct PieceScheduler: Sendable {
             peers[peer] = PeerRecord()
         case .failed:
             peers[peer]?.status = .active
+            countHoldings(of: peer, by: 1)
         case .active, .banned:
             break
         }
@@ -150,7 +163,7 @@ public struct PieceScheduler: Sendable {
                                    allowDuplicate: Bool = true, duplicateAfter: Duration = .zero) -> Assignment? {
         guard peers[peer]?.status == .active else { return nil }
         if unassignedCount > 0 {
-            let piece = takeLowestUnassigned()
+            guard let piece = takeUnassigned(for: peer) else { return nil }
             addRequest(piece: piece, peer: peer, now: now)
             return Assignment(piece: piece, isDuplicate: false)
         }
@@ -163,7 +176,7 @@ public struct PieceScheduler: Sendable {
     /// `peer` becomes another requester of `piece`, if the piece is in flight, not verified,
     /// has fewer than ``maxRequestersPerPiece`` requesters and is not `peer`'s already.
     public mutating func duplicate(_ piece: Int, for peer: PeerID, now: ContinuousClock.Instant) -> Assignment? {
-        guard peers[peer]?.status == .active, pieces.indices.contains(piece) else { return nil }
+        guard peers[peer]?.status == .active, pieces.indices.contains(piece), holds(peer, piece) else { return nil }
         let record = pieces[piece]
         guard !record.isVerified, !record.requests.isEmpty, record.requests.count < maxRequestersPerPiece,
               !record.requests.contains(where: { $0.peer == peer }) else { return nil }
@@ -177,7 +190,7 @@ public struct PieceScheduler: Sendable {
         var seen = Set<Int>()
         var out: [(piece: Int, requests: [(peer: PeerID, startedAt: ContinuousClock.Instant)])] = []
         for record in peers.values {
-            for piece in record.inFlight where seen.insert(piece).inserted {
+            for piece in record.inFlight where seen.insert(piece).inserted && holds(peer, piece) {
                 let requests = pieces[piece].requests
                 guard requests.count < maxRequestersPerPiece, !requests.contains(where: { $0.peer == peer }) else { continue }
                 out.append((piece, requests.map { ($0.peer, $0.startedAt) }))
@@ -229,6 +242,7 @@ public struct PieceScheduler: Sendable {
         precondition(pieces.indices.contains(piece), "piece \(piece) is out of range")
         removeRequest(piece: piece, peer: peer)
         let others = releaseAll(of: peer)
+        if peers[peer]?.status == .active { countHoldings(of: peer, by: -1) }
         peers[peer, default: PeerRecord()].status = .banned
         return others
     }
@@ -250,6 +264,7 @@ public struct PieceScheduler: Sendable {
         guard let status = peers[peer]?.status else { return [] }
         let released = releaseAll(of: peer)
         if status == .active {
+            countHoldings(of: peer, by: -1)
             peers[peer]?.status = .failed
         }
         return released

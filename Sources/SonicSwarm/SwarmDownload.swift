@@ -128,7 +128,8 @@ public enum SwarmDownload {
         let reusedBytes = reused.reduce(0) { $0 + UInt64(manifest.length(ofPiece: $1)) }
         let engine = SwarmEngine(manifest: manifest, peers: peers, alreadyVerified: reused, settings: SwarmPolicy.Settings(
             requestsPerPeer: settings.requestsPerPeer, maxRequestersPerPiece: settings.maxRequestersPerPiece,
-            maximumInFlightBytes: settings.maximumInFlightBytes, peerTimeout: settings.peerTimeout))
+            maximumInFlightBytes: settings.maximumInFlightBytes, peerTimeout: settings.peerTimeout,
+            tieBreakSeed: UInt64.random(in: .min ... .max)))
 
         func report(banningAll: Bool = false) -> Report {
             let s = engine.snapshot()

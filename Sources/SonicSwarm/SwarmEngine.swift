@@ -60,6 +60,14 @@ final class SwarmEngine: Sendable {
         wakes[peer].finish()
     }
 
+    func holdingsArrived(from peer: PeerID, _ holdings: PieceBitfield) throws {
+        _ = try carryOut(policy.withLock { $0.holdingsArrived(from: peer, holdings, now: .now) }, for: peer)
+    }
+
+    func haveArrived(from peer: PeerID, piece: Int) throws {
+        _ = try carryOut(policy.withLock { $0.haveArrived(from: peer, piece: piece, now: .now) }, for: peer)
+    }
+
     func takeCommands(for peer: PeerID) -> [PeerSession.Command]? {
         policy.withLock { $0.sessions[peer].state == .closed ? nil : $0.takeCommands(for: peer) }
     }

@@ -28,6 +28,8 @@ struct SwarmPolicy: Sendable {
         var peerTimeout: Duration = .seconds(5)
         /// How often the resume record is saved while pieces verify.
         var checkpointInterval: Duration = .seconds(1)
+        /// Orders equally rare pieces (``PieceScheduler``); the engine draws one per download.
+        var tieBreakSeed: UInt64 = 0
     }
 
     /// What the connection that reported a block does with it.
@@ -93,7 +95,8 @@ struct SwarmPolicy: Sendable {
         self.settings = settings
         self.maximumInFlight = max(1, settings.maximumInFlightBytes / max(1, manifest.pieceSize))
         var scheduler = PieceScheduler(pieceCount: manifest.pieceCount, alreadyVerified: alreadyVerified,
-                                       maxRequestersPerPiece: settings.maxRequestersPerPiece)
+                                       maxRequestersPerPiece: settings.maxRequestersPerPiece,
+                                       tieBreakSeed: settings.tieBreakSeed)
         for id in peers.indices { scheduler.addPeer(id) }
         self.scheduler = scheduler
         self.sessions = Array(repeating: PeerSession(), count: peers.count)
@@ -127,6 +130,25 @@ struct SwarmPolicy: Sendable {
         rates.forget(peer)
         peers[peer].failures += 1
         peers[peer].lastError = reason
+        return refill(now: now)
+    }
+
+    /// The peer holds only the pieces in `holdings` (a BITFIELD from a partial holder).
+    mutating func holdingsArrived(from peer: PeerID, _ holdings: PieceBitfield, now: ContinuousClock.Instant) -> [Action] {
+        guard holdings.pieceCount == manifest.pieceCount else {
+            return close(peer, reason: "protocol violation: a bitfield of \(holdings.pieceCount) pieces for "
+                             + "\(manifest.pieceCount)", now: now)
+        }
+        scheduler.setHoldings(holdings, of: peer)
+        return refill(now: now)
+    }
+
+    /// The peer verified one more piece (a HAVE from a partial holder).
+    mutating func haveArrived(from peer: PeerID, piece: Int, now: ContinuousClock.Instant) -> [Action] {
+        guard piece >= 0, piece < manifest.pieceCount else {
+            return close(peer, reason: "protocol violation: HAVE of piece \(piece) of \(manifest.pieceCount)", now: now)
+        }
+        scheduler.peerHas(piece, peer: peer)
         return refill(now: now)
     }
 

@@ -123,6 +123,20 @@ struct SwarmPolicyTests {
         #expect(policy.takeCommands(for: 0) == [])
     }
 
+    @Test func aBitfieldLimitsWhatIsAskedAndAHaveWakesTheConnection() {
+        var policy = Self.policy(peers: 1)
+        // The holdings arrive before the connection is ready: nothing is asked yet.
+        #expect(policy.holdingsArrived(from: 0, PieceBitfield(pieceCount: 4, pieces: [3]), now: at(0)) == [])
+        _ = policy.connected(0, now: at(0))
+        #expect(policy.takeCommands(for: 0).map(\.requestID) == [1])
+        #expect(policy.sessions[0].requests.map(\.piece) == [3])
+        #expect(policy.haveArrived(from: 0, piece: 1, now: at(0)) == [.send(to: 0)])
+        #expect(policy.sessions[0].requests.map(\.piece) == [3, 1])
+        // A bitfield of another size, or a HAVE past the end, is a protocol violation.
+        let actions = policy.haveArrived(from: 0, piece: 4, now: at(0))
+        #expect(actions.first == .close(0, reason: "protocol violation: HAVE of piece 4 of 4"))
+    }
+
     @Test func aCancelledUnsentRequestIsNeverSent() {
         var session = PeerSession()
         session.connected()
