@@ -165,7 +165,9 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", logging], swiftSettings: strict),
+        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", "SonicNet", logging,
+                                                           .product(name: "NIOCore", package: "swift-nio")],
+                    swiftSettings: strict),
         .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire", "SonicTestSupport"],
                     swiftSettings: strict),
         .testTarget(

@@ -36,7 +36,7 @@ struct BlockSender {
     let statistics: UploadStatistics
     let rateLimiter: RateLimiter?
     let cache: DeflatedBlockCache?
-    private var openFile: (entry: SharedEntry, file: ReadOnlyFile)?
+    private var openFile: (source: Source, file: ReadOnlyFile)?
     private let allocator = ByteBufferAllocator()
 
     init(outbound: NIOAsyncChannelOutboundWriter<Message>, encoder: BlockEncoder, statistics: UploadStatistics,
@@ -48,24 +48,54 @@ struct BlockSender {
         self.cache = cache
     }
 
+    /// What blocks are read from.
+    enum Source: Equatable {
+        /// A shared file, checked against its scan.
+        case shared(SharedEntry)
+        /// A download in progress: its partial file (only verified ranges are asked of it).
+        case partial(path: String, contentID: ContentID)
+
+        var contentID: ContentID {
+            switch self {
+            case .shared(let entry): entry.contentID
+            case .partial(_, let id): id
+            }
+        }
+
+        /// Whether blocks are worth deflating: known for scanned files only.
+        var compressible: Bool {
+            if case .shared(let entry) = self { return entry.compressible }
+            return false
+        }
+    }
+
     /// Opens (or reuses) `entry`'s file, refusing it unless it is still the file that was
     /// scanned and hashed (``SharedEntry/open()``: no symlink followed, same device, inode,
     /// size and modification time).
     mutating func open(_ entry: SharedEntry) throws -> ReadOnlyFile {
-        if let current = openFile, current.entry == entry { return current.file }
+        try open(.shared(entry)) { try entry.open() }
+    }
+
+    /// Opens (or reuses) a download's partial file.
+    mutating func open(_ holding: PartialHolding) throws -> ReadOnlyFile {
+        try open(.partial(path: holding.path, contentID: holding.contentID)) { try ReadOnlyFile(path: holding.path) }
+    }
+
+    private mutating func open(_ source: Source, opening: () throws -> ReadOnlyFile) throws -> ReadOnlyFile {
+        if let current = openFile, current.source == source { return current.file }
         openFile?.file.close()
         openFile = nil
-        let file = try entry.open()
-        openFile = (entry, file)
+        let file = try opening()
+        openFile = (source, file)
         return file
     }
 
     /// Sends `count` bytes at `offset` as one DATA frame. False if the file is now shorter
     /// (it changed on disk).
     mutating func sendBlock(from file: ReadOnlyFile, at offset: UInt64, count: Int, requestID: UInt32) async throws -> Bool {
-        let entry = openFile?.entry
-        let tryDeflate = encoder.triesDeflate(fileIsCompressible: entry?.compressible ?? false)
-        let key = entry.map { DeflatedBlockCache.Key(content: $0.contentID, offset: offset, length: count, level: encoder.policy.level) }
+        let source = openFile?.source
+        let tryDeflate = encoder.triesDeflate(fileIsCompressible: source?.compressible ?? false)
+        let key = source.map { DeflatedBlockCache.Key(content: $0.contentID, offset: offset, length: count, level: encoder.policy.level) }
         let cached = tryDeflate ? key.flatMap { cache?.lookup($0) } : nil
         let block: DataBlock
         if case .deflated(let payload) = cached {

@@ -6,7 +6,10 @@ import SonicNet
 import SonicWire
 import Synchronization
 
-/// Serves MANIFEST, OBTAIN and OBTAIN-RANGE to other peers from a ``SharedLibrary``.
+/// Serves MANIFEST, OBTAIN and OBTAIN-RANGE to other peers from a ``SharedLibrary``, and,
+/// to downloaders that speak the swarm feature, the verified pieces of downloads in progress
+/// (``PartialHoldings``): BITFIELD after their MANIFEST, HAVE as pieces verify, and
+/// `not held` for a range that covers a piece not verified yet.
 ///
 /// Each connection reads requests on one task and answers them in order on another, so a
 /// downloader can keep several requests in flight (pipelining) and CANCEL one while it is
@@ -43,6 +46,7 @@ public final class PeerServer: Sendable {
     public let configuration: Configuration
     public let listener: ServerListener
     public let library: SharedLibrary
+    public let partials: PartialHoldings
     public let statistics = UploadStatistics()
     /// Deflated blocks shared by every connection (nil when the cache is off).
     public let blockCache: DeflatedBlockCache?
@@ -55,18 +59,20 @@ public final class PeerServer: Sendable {
 
     /// - Parameter contentChanged: called when a file is found to differ from its manifest
     ///   (the seeder rescans, so the index learns the new content).
-    public static func bind(_ configuration: Configuration, library: SharedLibrary, logger: Logger,
+    public static func bind(_ configuration: Configuration, library: SharedLibrary,
+                            partials: PartialHoldings = PartialHoldings(), logger: Logger,
                             contentChanged: @escaping @Sendable (SharedEntry) -> Void = { _ in }) async throws -> PeerServer {
         let listener = try await ServerListener.bind(configuration.listener)
-        return PeerServer(configuration: configuration, listener: listener, library: library, logger: logger,
-                          contentChanged: contentChanged)
+        return PeerServer(configuration: configuration, listener: listener, library: library, partials: partials,
+                          logger: logger, contentChanged: contentChanged)
     }
 
-    private init(configuration: Configuration, listener: ServerListener, library: SharedLibrary, logger: Logger,
-                 contentChanged: @escaping @Sendable (SharedEntry) -> Void) {
+    private init(configuration: Configuration, listener: ServerListener, library: SharedLibrary,
+                 partials: PartialHoldings, logger: Logger, contentChanged: @escaping @Sendable (SharedEntry) -> Void) {
         self.configuration = configuration
         self.listener = listener
         self.library = library
+        self.partials = partials
         self.logger = logger
         self.contentChanged = contentChanged
         self.rateLimiter = configuration.maximumUploadRate.map { RateLimiter(bytesPerSecond: $0) }
@@ -82,11 +88,11 @@ public final class PeerServer: Sendable {
         var logger = self.logger
         logger[metadataKey: "downloader"] = "\(connection.remoteDescription)"
         logger.debug("peer connected")
-        let features: Features = configuration.blockEncoding.mode == .never ? [] : [.deflate]
+        let features: Features = configuration.blockEncoding.mode == .never ? [.swarm] : [.deflate, .swarm]
         await ServerConversation.run(connection, sessionID: id, features: features,
                                      secret: configuration.listener.secret, logger: logger) { session, hello in
             let deflate = hello.features.contains(.deflate) && features.contains(.deflate)
-            try await converse(&session, deflate: deflate, logger: logger)
+            try await converse(&session, deflate: deflate, swarm: hello.features.contains(.swarm), logger: logger)
         }
         logger.debug("peer disconnected")
     }
@@ -105,8 +111,12 @@ public final class PeerServer: Sendable {
         }
     }
 
-    private func converse(_ session: inout FrameSession, deflate: Bool, logger: Logger) async throws {
+    private func converse(_ session: inout FrameSession, deflate: Bool, swarm: Bool, logger: Logger) async throws {
         let (queue, enqueue) = AsyncStream<Work>.makeStream()
+        // HAVE of the downloads in progress this connection asked the manifest of.
+        let (haves, announce) = AsyncStream<Message>.makeStream()
+        let subscriptions = HaveSubscriptions(announce: swarm ? announce : nil)
+        defer { subscriptions.cancelAll() }
         let requests = RequestBook()
         let outbound = session.outbound
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -116,11 +126,20 @@ public final class PeerServer: Sendable {
                 defer { sender.finish() }
                 for await work in queue {
                     requests.dequeued()
-                    try await self.perform(work, sender: &sender, requests: requests, logger: logger)
+                    try await self.perform(work, sender: &sender, requests: requests, subscriptions: subscriptions,
+                                           logger: logger)
                     requests.finished(requestID: work.requestID)
                 }
             }
-            defer { enqueue.finish() }
+            if swarm {
+                group.addTask {
+                    for await have in haves { try await outbound.write(have) }
+                }
+            }
+            defer {
+                enqueue.finish()
+                announce.finish()
+            }
             reading: while true {
                 let message = try await session.receive()
                 let work: Work
@@ -142,18 +161,56 @@ public final class PeerServer: Sendable {
                 enqueue.yield(work)
             }
             enqueue.finish()
+            announce.finish()
             try await group.waitForAll()
         }
     }
 
-    private func perform(_ work: Work, sender: inout BlockSender, requests: RequestBook, logger: Logger) async throws {
+    private func perform(_ work: Work, sender: inout BlockSender, requests: RequestBook,
+                         subscriptions: HaveSubscriptions, logger: Logger) async throws {
         switch work {
         case .manifest(let id):
-            guard let entry = library.entry(for: id) else {
+            if let entry = library.entry(for: id) {
+                try await sender.outbound.write(.manifest(id, entry.manifest.canonicalEncoding))
+                if subscriptions.speaksSwarm {
+                    // A complete holder: every piece.
+                    let all = PieceBitfield(pieceCount: entry.manifest.pieceCount, pieces: 0..<entry.manifest.pieceCount)
+                    try await sender.outbound.write(.bitfield(id, all))
+                }
+            } else if subscriptions.speaksSwarm, let holding = partials.holding(for: id) {
+                // Only to a downloader that understands partial holders.
+                try await sender.outbound.write(.manifest(id, holding.manifest.canonicalEncoding))
+                let sent = holding.holdings
+                try await sender.outbound.write(.bitfield(id, sent))
+                subscriptions.subscribe(to: holding, after: sent)
+            } else {
                 try await sender.outbound.write(.error(ErrorMessage(.notFound, "no content \(id.shortHex) here")))
+            }
+        case .range(let r) where library.entry(for: r.contentID) == nil && subscriptions.speaksSwarm:
+            guard let holding = partials.holding(for: r.contentID) else {
+                try await sender.outbound.write(.error(ErrorMessage(.notFound, requestID: r.requestID,
+                                                                    "no content \(r.contentID.shortHex) here")))
                 return
             }
-            try await sender.outbound.write(.manifest(id, entry.manifest.canonicalEncoding))
+            let size = holding.manifest.fileSize
+            guard r.offset <= size, r.length <= size - r.offset else {
+                try await sender.outbound.write(.error(ErrorMessage(
+                    .rangeOutOfBounds, requestID: r.requestID,
+                    "range \(r.offset)+\(r.length) is outside the file (\(size) bytes)")))
+                return
+            }
+            guard holding.holds(offset: r.offset, length: r.length) else {
+                try await sender.outbound.write(.error(ErrorMessage(
+                    .notHeld, requestID: r.requestID, "range \(r.offset)+\(r.length) covers a piece not verified here yet")))
+                return
+            }
+            let file = try sender.open(holding)
+            let outbound = sender.outbound
+            try await stream(from: file, requestID: r.requestID, offset: r.offset, length: r.length, sender: &sender,
+                             requests: requests) {
+                try await outbound.write(.error(ErrorMessage(.internalError, requestID: r.requestID,
+                                                                    "the partial file is shorter than its verified pieces")))
+            }
         case .range(let r):
             guard let entry = library.entry(for: r.contentID) else {
                 try await sender.outbound.write(.error(ErrorMessage(.notFound, requestID: r.requestID,
@@ -192,17 +249,28 @@ public final class PeerServer: Sendable {
                                                                 "\(entry.name) is no longer readable")))
             return
         }
+        let outbound = sender.outbound
+        try await stream(from: file, requestID: requestID, offset: offset, length: length, sender: &sender,
+                         requests: requests) {
+            logger.notice("file changed on disk since it was hashed", metadata: ["name": "\(entry.name)"])
+            contentChanged(entry)
+            try await outbound.write(.error(ErrorMessage(.contentChanged, requestID: requestID,
+                                                                "\(entry.name) changed on disk")))
+        }
+    }
+
+    /// Sends the range block by block, stopping early if it is cancelled, then END; if the
+    /// file turns out shorter, `shorter` answers instead of END.
+    private func stream(from file: ReadOnlyFile, requestID: UInt32, offset: UInt64, length: UInt64,
+                        sender: inout BlockSender, requests: RequestBook,
+                        shorter: () async throws -> Void) async throws {
         var position = offset
         let end = offset + length
         while position < end {
             if requests.isCancelled(requestID) { break }
             let count = Int(min(UInt64(WireLimits.maximumBlockLength), end - position))
-            let sent = try await sender.sendBlock(from: file, at: position, count: count, requestID: requestID)
-            guard sent else {
-                logger.notice("file changed on disk since it was hashed", metadata: ["name": "\(entry.name)"])
-                contentChanged(entry)
-                try await sender.outbound.write(.error(ErrorMessage(.contentChanged, requestID: requestID,
-                                                                    "\(entry.name) changed on disk")))
+            guard try await sender.sendBlock(from: file, at: position, count: count, requestID: requestID) else {
+                try await shorter()
                 return
             }
             position += UInt64(count)
