@@ -165,10 +165,11 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", "SonicNet", logging,
+        .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", "SonicNet", "SonicTestSupport", logging,
                                                            .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),
-        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire", "SonicTestSupport"],
+        .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire", "SonicTestSupport",
+                                                            "SonicSeed", "SonicNet", logging],
                     swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",

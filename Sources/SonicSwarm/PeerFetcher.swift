@@ -18,6 +18,9 @@ import SonicWire
 struct PeerFetcher: Sendable {
     let peer: Int
     let endpoint: Endpoint
+    /// The index listed it as holding only part of the content (swarm feature): it says
+    /// which pieces (BITFIELD) before it gets work, and HAVE as it verifies more.
+    let isPartialHolder: Bool
     let contentID: ContentID
     let engine: SwarmEngine
     let file: PartialFile
@@ -97,10 +100,14 @@ struct PeerFetcher: Sendable {
     private func receive(inbound: NIOAsyncChannelInboundStream<Message>,
                          outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
         var session = FrameSession(inbound: inbound, outbound: outbound)
-        let welcome = try await session.clientHandshake(
-            Hello(role: .client, features: settings.acceptDeflate ? [.deflate] : [], agent: "sonic-get"),
-            secret: settings.secret)
+        var features: Features = settings.acceptDeflate ? [.deflate] : []
+        if isPartialHolder { features.insert(.swarm) }
+        let welcome = try await session.clientHandshake(Hello(role: .client, features: features, agent: "sonic-get"),
+                                                        secret: settings.secret)
         logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
+        if isPartialHolder {
+            try await receiveHoldings(&session, welcome: welcome)
+        }
         guard try engine.connected(peer) == .carryOn else { return }
 
         var pieces: [UInt32: PieceInProgress] = [:]
@@ -171,6 +178,21 @@ struct PeerFetcher: Sendable {
     }
 
     private var swarmManifest: Manifest { engine.manifest }
+
+    /// MANIFEST? of a partial holder: its MANIFEST, then the BITFIELD of what it holds.
+    private func receiveHoldings(_ session: inout FrameSession, welcome: Welcome) async throws {
+        guard welcome.features.contains(.swarm) else {
+            throw ProtocolViolation(description: "listed as a partial holder, but does not speak the swarm feature")
+        }
+        try await session.send(.manifestRequest(contentID))
+        guard case .manifest(let id, _) = try await session.receiveReply(), id == contentID else {
+            throw ProtocolViolation(description: "protocol violation: no MANIFEST of \(contentID.shortHex)")
+        }
+        guard case .bitfield(let holdingsID, let holdings) = try await session.receiveReply(), holdingsID == contentID else {
+            throw ProtocolViolation(description: "protocol violation: no BITFIELD after the MANIFEST")
+        }
+        try engine.holdingsArrived(from: peer, holdings)
+    }
 
     /// The block's raw bytes: its payload, or the payload inflated into `scratch`.
     private func decode(_ block: DataBlock, codec: BlockCodec, scratch: inout ByteBuffer) throws -> ByteBuffer {

@@ -9,13 +9,14 @@ import SonicCore
 // different pieces.
 
 extension PieceScheduler {
-    /// `peer` holds only the pieces in `holdings` (a BITFIELD), replacing what it held.
+    /// `peer` holds only the pieces in `holdings` (a BITFIELD), replacing what it held. A
+    /// bitfield of every piece makes it a complete holder (the fast path stays open).
     public mutating func setHoldings(_ holdings: PieceBitfield, of peer: PeerID) {
         precondition(holdings.pieceCount == pieceCount, "a bitfield of \(holdings.pieceCount) pieces for \(pieceCount)")
         guard peers[peer] != nil else { return }
         let active = peers[peer]?.status == .active
         if active { countHoldings(of: peer, by: -1) }
-        peers[peer]?.holdings = holdings
+        peers[peer]?.holdings = holdings.pieces.count == pieceCount ? nil : holdings
         if active { countHoldings(of: peer, by: 1) }
     }
 

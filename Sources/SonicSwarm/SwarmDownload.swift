@@ -105,9 +105,12 @@ public enum SwarmDownload {
         }
     }
 
-    /// Fetches `manifest`'s content from `peers` into `targetPath`.
+    /// Fetches `manifest`'s content from `peers` into `targetPath`. `partialHolders`: those of
+    /// `peers` that hold only part of it (swarm feature: they say which pieces, and more as they
+    /// verify them).
     public static func run(
-        contentID: ContentID, manifest: Manifest, peers: [Endpoint], targetPath: String,
+        contentID: ContentID, manifest: Manifest, peers: [Endpoint], partialHolders: Set<Endpoint> = [],
+        targetPath: String,
         settings: Settings, logger: Logger,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> Report {
@@ -176,7 +179,9 @@ public enum SwarmDownload {
                 for (peer, endpoint) in peers.enumerated() {
                     var peerLogger = logger
                     peerLogger[metadataKey: "peer"] = "\(endpoint)"
-                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, contentID: contentID, engine: engine,
+                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint,
+                                              isPartialHolder: partialHolders.contains(endpoint),
+                                              contentID: contentID, engine: engine,
                                               file: file, writers: writers, wholeFile: wholeFile, settings: settings,
                                               logger: peerLogger)
                     fetchers.addTask { await fetcher.run() }

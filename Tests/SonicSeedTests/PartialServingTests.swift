@@ -4,6 +4,7 @@ import NIOCore
 import SonicCore
 import SonicNet
 import SonicSeed
+import SonicTestSupport
 import SonicWire
 import Testing
 
@@ -14,8 +15,7 @@ struct PartialServingTests {
 
     /// Three pieces on disk, as a download writes them; which are verified is up to the test.
     static func partialFile() throws -> (bytes: [UInt8], manifest: Manifest, path: String) {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<(3 * pieceSize - 100)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let bytes = SeededBytes.bytes(count: 3 * pieceSize - 100, seed: 5)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(".partial-\(UUID()).sonic-part").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return (bytes, ManifestBuilder.manifest(of: bytes, pieceSize: pieceSize), path)

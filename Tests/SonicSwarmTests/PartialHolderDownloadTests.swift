@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import SonicCore
+import SonicNet
+import SonicSeed
+import SonicSwarm
+import SonicTestSupport
+import Testing
+
+/// A swarm download from peers that hold only part of the content, in one process over
+/// loopback: the real peer servers, the real engine.
+@Suite(.timeLimit(.minutes(1)))
+struct PartialHolderDownloadTests {
+    static let pieceSize = 64 << 10
+    static let pieceCount = 32
+
+    struct Holder {
+        var server: PeerServer
+        var holding: PartialHolding
+    }
+
+    static func holder(of bytes: [UInt8], manifest: Manifest, pieces: some Sequence<Int>,
+                       uploadRate: Double? = nil) async throws -> Holder {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(".holder-\(UUID()).sonic-part").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let holding = PartialHolding(manifest: manifest, path: path,
+                                     verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: pieces))
+        let partials = PartialHoldings()
+        partials.add(holding)
+        let listener = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(10),
+                                               connections: .init(total: 8, perIP: 8))
+        let server = try await PeerServer.bind(.init(listener: listener, maximumUploadRate: uploadRate),
+                                               library: SharedLibrary(), partials: partials, logger: Logger(label: "test"))
+        return Holder(server: server, holding: holding)
+    }
+
+    @Test func piecesComeOnlyFromPeersThatHoldThemAndAHaveOpensMore() async throws {
+        let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 12)
+        let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)
+        // A slow peer with everything (8 s for the file) and a fast one with only piece 0.
+        let slow = try await Self.holder(of: bytes, manifest: manifest, pieces: 0..<Self.pieceCount, uploadRate: Double(256 << 10))
+        let fast = try await Self.holder(of: bytes, manifest: manifest, pieces: [0])
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("partial-swarm-\(UUID()).bin").path
+        defer {
+            for path in [target, slow.holding.path, fast.holding.path] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let peers = [slow.server.boundAddress, fast.server.boundAddress]
+        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
+            group.addTask { try await slow.server.serve(); return nil }
+            group.addTask { try await fast.server.serve(); return nil }
+            group.addTask {
+                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: peers,
+                                            partialHolders: Set(peers), targetPath: target,
+                                            settings: .init(), logger: Logger(label: "test"))
+            }
+            // The fast peer verifies the rest while the download runs: HAVE tells the downloader.
+            for piece in 1..<Self.pieceCount { fast.holding.verified(piece) }
+            var report: SwarmDownload.Report?
+            while report == nil, let next = try await group.next() { report = next }
+            group.cancelAll()
+            return try #require(report)
+        }
+        #expect(FileManager.default.contents(atPath: target) == Data(bytes))
+        let fastReport = try #require(report.peers.first { $0.endpoint == fast.server.boundAddress })
+        let slowReport = try #require(report.peers.first { $0.endpoint == slow.server.boundAddress })
+        #expect(fastReport.pieces + slowReport.pieces == Self.pieceCount)
+        // The slow peer could not have sent most of the file in the time the fast one took.
+        #expect(fastReport.pieces > Self.pieceCount / 2, "fast \(fastReport.pieces), slow \(slowReport.pieces)")
+        #expect(!fastReport.banned && !slowReport.banned)
+    }
+
+    @Test func aPeerIsNeverAskedForAPieceItDoesNotHold() async throws {
+        let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 12)
+        let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)
+        let even = try await Self.holder(of: bytes, manifest: manifest, pieces: stride(from: 0, to: Self.pieceCount, by: 2))
+        let odd = try await Self.holder(of: bytes, manifest: manifest, pieces: stride(from: 1, to: Self.pieceCount, by: 2))
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("partial-swarm-\(UUID()).bin").path
+        defer {
+            for path in [target, even.holding.path, odd.holding.path] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let peers = [even.server.boundAddress, odd.server.boundAddress]
+        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
+            group.addTask { try await even.server.serve(); return nil }
+            group.addTask { try await odd.server.serve(); return nil }
+            group.addTask {
+                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: peers,
+                                            partialHolders: Set(peers), targetPath: target,
+                                            settings: .init(), logger: Logger(label: "test"))
+            }
+            var report: SwarmDownload.Report?
+            while report == nil, let next = try await group.next() { report = next }
+            group.cancelAll()
+            return try #require(report)
+        }
+        #expect(FileManager.default.contents(atPath: target) == Data(bytes))
+        // Each delivered exactly its half, and was never refused a range (no failures).
+        for peer in report.peers {
+            #expect(peer.pieces == Self.pieceCount / 2, "\(peer.endpoint): \(peer.pieces) pieces")
+            #expect(peer.failures == 0 && peer.lastError == nil, "\(peer.lastError ?? "")")
+        }
+    }
+}
