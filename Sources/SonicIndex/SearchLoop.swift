@@ -62,8 +62,10 @@ final class SearchLoop: Sendable {
                 // A burst of registrations leaves its decoded frames and queued changes freed
                 // between the index's long-lived allocations, where malloc keeps them: give the
                 // free pages back once the burst is absorbed (about 100 MiB at a million files).
+                // Trimming walks the whole heap, so it waits for as many changes as there are
+                // files: its cost stays proportional to the changes, even mid-burst.
                 if queued.subtract(changes.count, ordering: .relaxed).newValue == 0
-                    && appliedSinceTrim >= Self.changesBeforeTrim {
+                    && appliedSinceTrim >= max(Self.changesBeforeTrim, index.fileCount) {
                     appliedSinceTrim = 0
                     trimFreedMemory()
                 }
