@@ -1,4 +1,5 @@
 import SonicWire
+import Synchronization
 
 /// Where searches run: one task that owns the ``SearchIndex`` and handles, in arrival order,
 /// the changes registrations produce and the searches clients send.
@@ -14,7 +15,13 @@ final class SearchLoop: Sendable {
         case search(SearchRequest, requester: UInt64, answer: CheckedContinuation<SearchResults, Never>)
     }
 
+    /// Changes freed in a burst are handed back to the system once this many have been
+    /// applied and nothing more is queued (``run()``).
+    static let changesBeforeTrim = 65_536
+
     private let limits: IndexLimits
+    /// Changes submitted and not yet applied.
+    private let queued = Atomic<Int>(0)
     private let events: AsyncStream<Event>
     private let inbox: AsyncStream<Event>.Continuation
 
@@ -25,7 +32,9 @@ final class SearchLoop: Sendable {
 
     /// Queues changes; call in the order ``SessionTable`` returned them (under its lock).
     func submit(_ changes: [IndexChange]) {
-        if !changes.isEmpty { inbox.yield(.changes(changes)) }
+        guard !changes.isEmpty else { return }
+        queued.add(changes.count, ordering: .relaxed)
+        inbox.yield(.changes(changes))
     }
 
     /// The answer to `request`, once every change queued before it is applied.
@@ -44,13 +53,33 @@ final class SearchLoop: Sendable {
 
     func run() async {
         var index = SearchIndex(limits: limits)
+        var appliedSinceTrim = 0
         for await event in events {
             switch event {
             case .changes(let changes):
                 index.apply(changes)
+                appliedSinceTrim += changes.count
+                // A burst of registrations leaves its decoded frames and queued changes freed
+                // between the index's long-lived allocations, where malloc keeps them: give the
+                // free pages back once the burst is absorbed (about 100 MiB at a million files).
+                // Trimming walks the whole heap, so it waits for as many changes as there are
+                // files: its cost stays proportional to the changes, even mid-burst.
+                if queued.subtract(changes.count, ordering: .relaxed).newValue == 0
+                    && appliedSinceTrim >= max(Self.changesBeforeTrim, index.fileCount) {
+                    appliedSinceTrim = 0
+                    trimFreedMemory()
+                }
             case .search(let request, let requester, let answer):
                 answer.resume(returning: index.search(request, excluding: requester))
             }
         }
     }
 }
+
+#if canImport(Glibc)
+/// glibc's `malloc_trim`, which Swift's Glibc module does not export.
+@_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32
+private func trimFreedMemory() { _ = mallocTrim(0) }
+#else
+private func trimFreedMemory() {}
+#endif

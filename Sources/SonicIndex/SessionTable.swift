@@ -42,7 +42,7 @@ public struct SessionTable: Sendable {
         /// that serves nothing (a plain client); such a session cannot register files.
         var address: Endpoint?
         /// Name → slot of every file it shares.
-        var slots: [String: UInt32] = [:]
+        var slots: [NameKey: UInt32] = [:]
     }
 
     public let limits: IndexLimits
@@ -58,7 +58,7 @@ public struct SessionTable: Sendable {
     public var sessionCount: Int { sessions.count }
 
     /// The slots of a session's files, by name.
-    public func slots(of session: UInt64) -> [String: UInt32] {
+    public func slots(of session: UInt64) -> [NameKey: UInt32] {
         sessions[session]?.slots ?? [:]
     }
 
@@ -84,19 +84,20 @@ public struct SessionTable: Sendable {
         guard let s = sessions[session] else { throw .unknownSession }
         guard s.address != nil else { throw .noAddress }
         if let bad = files.first(where: { !SharedName.isSafe($0.name) }) { throw .unsafeName(bad.name) }
-        let added = Set(files.map(\.name)).count { s.slots[$0] == nil }
+        let keys = files.map { NameKey($0.name) }
+        let added = Set(keys).count { s.slots[$0] == nil }
         guard s.slots.count + added <= limits.maximumFilesPerSession else {
             throw .tooManyFiles(limit: limits.maximumFilesPerSession)
         }
         var changes: [IndexChange] = []
         changes.reserveCapacity(files.count)
-        for file in files {
+        for (file, key) in zip(files, keys) {
             let slot: UInt32
-            if let existing = sessions[session]!.slots[file.name] {
+            if let existing = sessions[session]!.slots[key] {
                 slot = existing  // replacing: the search side drops what the slot held
             } else {
                 slot = freeSlots.popLast() ?? { defer { nextSlot += 1 }; return nextSlot }()
-                sessions[session]!.slots[file.name] = slot
+                sessions[session]!.slots[key] = slot
                 fileCount += 1
             }
             changes.append(.add(slot: slot, session: session, file: file))
@@ -109,11 +110,33 @@ public struct SessionTable: Sendable {
         guard sessions[session] != nil else { return [] }
         var changes: [IndexChange] = []
         for name in names {
-            guard let slot = sessions[session]!.slots.removeValue(forKey: name) else { continue }
+            guard let slot = sessions[session]!.slots.removeValue(forKey: NameKey(name)) else { continue }
             changes.append(.remove(slot: slot))
             freeSlots.append(slot)
             fileCount -= 1
         }
         return changes
+    }
+}
+
+/// A shared name as the session table keys it: 128 bits of two differently seeded `String`
+/// hashes, instead of the `String` itself. The search side stores every name once in its
+/// own arena; keeping the `String`s here too would cost a heap object per file.
+///
+/// The hashes are Swift's `Hasher` (SipHash, seeded at random per process), so names that
+/// `String` calls equal (canonically equivalent spellings) get the same key, and a peer
+/// cannot choose names that collide: two distinct names share a key with probability
+/// about 2⁻¹²⁸.
+public struct NameKey: Hashable, Sendable {
+    private let high: UInt64, low: UInt64
+
+    public init(_ name: String) {
+        var first = Hasher(), second = Hasher()
+        first.combine(0 as UInt8)
+        first.combine(name)
+        second.combine(1 as UInt8)
+        second.combine(name)
+        high = UInt64(UInt(bitPattern: first.finalize()))
+        low = UInt64(UInt(bitPattern: second.finalize()))
     }
 }

@@ -33,7 +33,7 @@ extension SearchIndex {
             forEachHolding(ofName: name) { h in
                 if h.session != requester && emitted.insert(h.content).inserted { fresh.append(h.content) }
             }
-            ordered += fresh.sorted { contents[Int($0)].id < contents[Int($1)].id }
+            ordered += fresh.sorted { contents[Int($0)].key < contents[Int($1)].key }
         }
 
         var page: [SearchResult] = []
@@ -95,12 +95,14 @@ extension SearchIndex {
     }
 }
 
-/// A fixed-size set of small integers, one bit each: marking 100 000 matches costs no hashing.
+/// A set of the integers below `count`, one bit each: marking 100 000 matches costs no hashing.
 struct BitSet {
     private var words: [UInt64]
+    private(set) var count: Int
 
     init(count: Int) {
         words = Array(repeating: 0, count: (count + 63) / 64)
+        self.count = count
     }
 
     func contains(_ i: Int) -> Bool {
@@ -108,6 +110,13 @@ struct BitSet {
     }
 
     /// Adds `i`; true if it was not there yet.
+    /// Adds one more integer at the end, in or out of the set.
+    mutating func append(_ member: Bool) {
+        if count % 64 == 0 { words.append(0) }
+        if member { words[count >> 6] |= 1 << UInt64(count & 63) }
+        count += 1
+    }
+
     @discardableResult
     mutating func insert(_ i: Int) -> Bool {
         let bit: UInt64 = 1 << UInt64(i & 63)

@@ -22,10 +22,20 @@ public struct SearchIndex: Sendable {
         var isVacant: Bool { name == SearchIndex.none }
     }
 
+    /// A content's details, inline (``PackedHash``).
     struct Content: Sendable {
-        var id: ContentID
+        var key: PackedHash
         var size: UInt64
-        var fileHash: SHA256Hash
+        var packedFileHash: PackedHash
+
+        init(_ file: SharedFile) {
+            key = PackedHash(file.contentID.hash)
+            size = file.size
+            packedFileHash = PackedHash(file.fileHash)
+        }
+
+        var id: ContentID { ContentID(key.hash) }
+        var fileHash: SHA256Hash { packedFileHash.hash }
     }
 
     public let limits: IndexLimits
@@ -113,18 +123,16 @@ public struct SearchIndex: Sendable {
     /// The content's id, adding it if new. The first registration of a content id gives its
     /// size and file hash (as a group's details always have).
     private mutating func intern(_ file: SharedFile) -> UInt32 {
-        let hash = file.contentID.hashValue
-        if let id = contentIDs.first(hash: hash, where: { contents[Int($0)].id == file.contentID }) {
-            if firstOfContent[Int(id)] == Self.none {
-                contents[Int(id)] = Content(id: file.contentID, size: file.size, fileHash: file.fileHash)
-            }
+        let content = Content(file)
+        let hash = content.key.hashValue
+        if let id = contentIDs.first(hash: hash, where: { contents[Int($0)].key == content.key }) {
+            if firstOfContent[Int(id)] == Self.none { contents[Int(id)] = content }
             return id
         }
         let id = UInt32(contents.count)
-        contents.append(Content(id: file.contentID, size: file.size, fileHash: file.fileHash))
+        contents.append(content)
         firstOfContent.append(Self.none)
-        let all = contents
-        contentIDs.insert(id, hash: hash) { all[Int($0)].id.hashValue }
+        contentIDs.insert(id, hash: hash) { [contents] in contents[Int($0)].key.hashValue }
         return id
     }
 

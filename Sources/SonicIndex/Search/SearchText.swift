@@ -47,8 +47,15 @@ public enum SearchText {
         }
     }
 
-    /// True when `needle` occurs in `haystack`.
-    static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+    /// True when `needle` occurs in `haystack`, or with `lowercasing`, in the ASCII
+    /// lowercasing of `haystack` (which is the folding of an ASCII name).
+    static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8], lowercasing: Bool = false) -> Bool {
+        if lowercasing { return contains(haystack, needle, map: lowercased) }
+        return contains(haystack, needle, map: { $0 })
+    }
+
+    @inline(__always)
+    private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8], map: (UInt8) -> UInt8) -> Bool {
         guard !needle.isEmpty else { return true }
         guard needle.count <= haystack.count else { return false }
         return needle.withUnsafeBufferPointer { n in
@@ -56,9 +63,9 @@ public enum SearchText {
             var i = 0
             let last = haystack.count - n.count
             while i <= last {
-                if haystack[i] == first {
+                if map(haystack[i]) == first {
                     var j = 1
-                    while j < n.count && haystack[i + j] == n[j] { j += 1 }
+                    while j < n.count && map(haystack[i + j]) == n[j] { j += 1 }
                     if j == n.count { return true }
                 }
                 i += 1
