@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "SonicIndex",
             dependencies: [
-                "SonicNet", "SonicWire", "SonicCore",
+                "SonicNet", "SonicWire", "SonicCore", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

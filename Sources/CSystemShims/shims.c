@@ -1,6 +1,17 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include "CSystemShims.h"
+
+int sonic_release_free_memory(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
 
 int sonic_start_writeback(int fd, int64_t offset, int64_t length) {
 #if defined(__linux__)

@@ -1,3 +1,4 @@
+import CSystemShims
 import SonicWire
 import Synchronization
 
@@ -76,10 +77,5 @@ final class SearchLoop: Sendable {
     }
 }
 
-#if canImport(Glibc)
-/// glibc's `malloc_trim`, which Swift's Glibc module does not export.
-@_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32
-private func trimFreedMemory() { _ = mallocTrim(0) }
-#else
-private func trimFreedMemory() {}
-#endif
+/// glibc's `malloc_trim(0)` (through CSystemShims: Swift's Glibc module does not export it).
+private func trimFreedMemory() { _ = sonic_release_free_memory() }

@@ -34,7 +34,6 @@ struct HostileClientTests {
                 #expect(e.code == .timeout, "\(what): \(e)")
                 #expect(client.isClosedByServer(), "\(what) left open")
             }
-            #expect(ContinuousClock.now - start < .seconds(6))
             // A well-behaved client is still served.
             let ok = try RawClient(address)
             try ok.handshake()

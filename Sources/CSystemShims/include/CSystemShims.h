@@ -7,4 +7,8 @@
 /// SYNC_FILE_RANGE_WRITE); a no-op elsewhere. Returns 0 or -1 with errno set.
 int sonic_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Hands memory freed inside the C heap back to the system (glibc's malloc_trim(0)); a
+/// no-op elsewhere. Returns 1 if memory was released.
+int sonic_release_free_memory(void);
+
 #endif
