@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "SonicSwarm",
             dependencies: [
-                "SonicNet", "SonicCompression", "SonicWire", "SonicCore", "CSystemShims",
+                "SonicNet", "SonicSeed", "SonicCompression", "SonicWire", "SonicCore", "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

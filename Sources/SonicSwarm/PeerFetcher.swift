@@ -5,6 +5,7 @@ import NIOPosix
 import SonicCompression
 import SonicCore
 import SonicNet
+import SonicSeed
 import SonicWire
 
 /// One peer's connection of a swarm download. It decides nothing: it reports what arrives to
@@ -26,6 +27,8 @@ struct PeerFetcher: Sendable {
     let file: PartialFile
     let writers: PieceWriters
     let wholeFile: WholeFileHasher
+    /// This download as offered to other peers: each stored piece is announced there.
+    let serving: PartialHolding?
     let settings: SwarmDownload.Settings
     let logger: Logger
 
@@ -158,7 +161,10 @@ struct PeerFetcher: Sendable {
                     continue
                 }
                 let won = try await storeVerified(progress)
-                if won { wholeFile.pieceVerified(piece, file: file) }
+                if won {
+                    wholeFile.pieceVerified(piece, file: file)
+                    serving?.verified(piece)
+                }
                 if try engine.pieceStored(piece, by: peer, won: won) == .finished { return }
             case .bitfield(let id, let holdings) where id == contentID:
                 try engine.holdingsArrived(from: peer, holdings)

@@ -3,6 +3,7 @@ import NIOPosix
 import SonicCompression
 import SonicCore
 import SonicNet
+import SonicSeed
 
 /// Downloads one content from many peers at once into a target file.
 ///
@@ -26,11 +27,16 @@ public enum SwarmDownload {
         public var maximumInFlightBytes: Int
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        /// Where to offer the pieces verified so far to other peers while downloading (the
+        /// swarm feature): the download is registered there at its start and removed before
+        /// the file is renamed into place. Nil: nothing is served.
+        public var serving: PartialHoldings?
 
         public init(requestsPerPeer: Int = 2, peerTimeout: Duration = .seconds(5), acceptDeflate: Bool = true,
                     rateLimiter: RateLimiter? = nil, maxRequestersPerPiece: Int = 2,
-                    maximumInFlightBytes: Int = 32 << 20, secret: NetworkSecret? = nil) {
+                    maximumInFlightBytes: Int = 32 << 20, secret: NetworkSecret? = nil, serving: PartialHoldings? = nil) {
             self.secret = secret
+            self.serving = serving
             self.maximumInFlightBytes = maximumInFlightBytes
             self.requestsPerPeer = requestsPerPeer
             self.peerTimeout = peerTimeout
@@ -128,6 +134,15 @@ public enum SwarmDownload {
         if !reused.isEmpty {
             logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
         }
+        let holding = settings.serving.map { partials in
+            let holding = PartialHolding(manifest: manifest, path: file.path,
+                                         verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: reused))
+            partials.add(holding)
+            return holding
+        }
+        // However the download ends, the partial file is no longer offered: it is renamed,
+        // kept for a resume, or deleted.
+        defer { settings.serving?.remove(contentID) }
         let reusedBytes = reused.reduce(0) { $0 + UInt64(manifest.length(ofPiece: $1)) }
         let engine = SwarmEngine(manifest: manifest, peers: peers, alreadyVerified: reused, settings: SwarmPolicy.Settings(
             requestsPerPeer: settings.requestsPerPeer, maxRequestersPerPiece: settings.maxRequestersPerPiece,
@@ -182,8 +197,8 @@ public enum SwarmDownload {
                     let fetcher = PeerFetcher(peer: peer, endpoint: endpoint,
                                               isPartialHolder: partialHolders.contains(endpoint),
                                               contentID: contentID, engine: engine,
-                                              file: file, writers: writers, wholeFile: wholeFile, settings: settings,
-                                              logger: peerLogger)
+                                              file: file, writers: writers, wholeFile: wholeFile, serving: holding,
+                                              settings: settings, logger: peerLogger)
                     fetchers.addTask { await fetcher.run() }
                 }
                 // The connection that stores the last piece returns at once; the others may be
@@ -213,6 +228,7 @@ public enum SwarmDownload {
             ResumeRecord.remove(at: recordPath)
             throw InconsistentContent(claimed: manifest.fileHash, actual: digest, report: report(banningAll: true))
         }
+        settings.serving?.remove(contentID)
         try await blocking.runIfActive {
             try file.commit()
             ResumeRecord.remove(at: recordPath)

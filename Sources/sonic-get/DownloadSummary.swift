@@ -1,11 +1,13 @@
 import SonicCLI
 import SonicCore
+import SonicSeed
 import SonicSwarm
 
 /// The `--json` summary of a download (README, "sonic-get --json").
 enum DownloadSummary {
     static func json(name: String, path: String, manifest: Manifest, contentID: ContentID,
-                     report: SwarmDownload.Report?, failure: CommandError? = nil, forged: Bool = false) -> JSONValue {
+                     report: SwarmDownload.Report?, failure: CommandError? = nil, forged: Bool = false,
+                     uploads: PeerServer? = nil) -> JSONValue {
         let peers = report?.peers ?? []
         let complete = failure == nil
         var fields: [(String, JSONValue)] = [
@@ -33,6 +35,15 @@ enum DownloadSummary {
             ("wire_bytes", .number(Double(report?.wireBytes ?? 0))),
             ("retried_pieces", .number(Double(report?.retriedPieces ?? 0))),
             ("reused_pieces", .number(Double(report?.reusedPieces ?? 0))),
+            // What this download served other peers meanwhile (null with --no-upload).
+            ("upload", uploads.map { server in
+                let totals = server.statistics.totals
+                return .object([
+                    ("address", .string(server.boundAddress.description)),
+                    ("bytes", .number(Double(totals.fileBytes))),
+                    ("wire_bytes", .number(Double(totals.wireBytes))),
+                ])
+            } ?? .null),
         ]
         if let failure, case .object(let error) = failure.json { fields += error }
         return .object(fields)

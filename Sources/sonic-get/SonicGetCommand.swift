@@ -74,11 +74,17 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Flag(help: "Keep running after the download and share the file with the network.")
     var seed = false
 
-    @Option(help: "With --seed: address to serve peers on.")
+    @Option(help: "Address to serve other peers on: the pieces verified so far while downloading (swarm feature), the whole file with --seed.")
     var host = "127.0.0.1"
 
-    @Option(help: "With --seed: TCP port to serve peers on (0: any free port).")
+    @Option(help: "TCP port to serve other peers on (0: any free port).")
     var port = 0
+
+    @Flag(help: "Serve nothing while downloading.")
+    var noUpload = false
+
+    @Option(parsing: .unconditional, help: "Limit what is served to other peers to this many wire bytes per second, e.g. 8MiB.", transform: ByteCount.argument)
+    var maxUploadRate: ByteCount?
 
     @OptionGroup var logging: LoggingOptions
 
@@ -96,12 +102,30 @@ struct SonicGetCommand: AsyncParsableCommand {
         if toStandardOutput && json { throw ValidationError("-o - writes the file to standard output; --json cannot share it") }
         if toStandardOutput && seed { throw ValidationError("-o - keeps no file to --seed") }
         if let rate = maxDownloadRate, rate.bytes == 0 { throw ValidationError("--max-download-rate must be positive") }
+        if let rate = maxUploadRate, rate.bytes == 0 { throw ValidationError("--max-upload-rate must be positive") }
     }
 
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-get", defaultLevel: .warning)
         try await CommandFailure.reporting("sonic-get", json: json) {
-            let (outcome, signal) = try await runCancellingOnSignal { try await download(logger: logger) }
+            let uploads = try await noUpload ? nil : bindUploads(logger: logger)
+            let (outcome, signal) = try await runCancellingOnSignal {
+                // The upload server runs beside the download and ends with it.
+                try await withThrowingTaskGroup(of: Outcome?.self) { group -> Outcome in
+                    if let uploads {
+                        group.addTask {
+                            try await uploads.serve()
+                            return nil
+                        }
+                    }
+                    group.addTask { try await download(logger: logger, uploads: uploads) }
+                    defer { group.cancelAll() }
+                    while let next = try await group.next() {
+                        if let outcome = next { return outcome }
+                    }
+                    throw CancellationError()
+                }
+            }
             if signal != nil || outcome == nil {
                 if !quiet { ProgressLine.clear() }
                 throw CommandError("interrupted; the partial download is kept; run the same command to resume",
@@ -127,7 +151,18 @@ struct SonicGetCommand: AsyncParsableCommand {
         CommandError(message, exitCode: exitCode, code: code, jsonPrinted: jsonPrinted)
     }
 
-    private func download(logger: Logger) async throws -> Outcome {
+    /// The server that offers other peers the pieces verified so far (swarm feature).
+    private func bindUploads(logger: Logger) async throws -> PeerServer {
+        var listener = PeerServer.Configuration.defaultListener
+        (listener.host, listener.port, listener.secret) = (host, port, try secret.load())
+        let server = try await PeerServer.bind(
+            .init(listener: listener, maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
+            library: SharedLibrary(), partials: PartialHoldings(), logger: logger)
+        logger.info("serving verified pieces while downloading", metadata: ["address": "\(server.boundAddress)"])
+        return server
+    }
+
+    private func download(logger: Logger, uploads: PeerServer?) async throws -> Outcome {
         // 1. Who holds NAME?
         let networkSecret = try secret.load()
         let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret)
@@ -155,7 +190,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             let folder = try TemporaryFolder(prefix: "sonic-get")
             defer { folder.remove() }
             let path = folder.path + "/" + SharedName.baseName(result.name)
-            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, logger: logger)
+            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, uploads: uploads, logger: logger)
             do {
                 try StandardOutput.copy(fileAt: path)
             } catch {
@@ -180,11 +215,12 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
 
-        return try await fetch(result, peers: peers, to: path, secret: networkSecret, logger: logger)
+        return try await fetch(result, peers: peers, to: path, secret: networkSecret, uploads: uploads, logger: logger)
     }
 
     /// Steps 3 and 4: the manifest, then the swarm into `path`.
     private func fetch(_ result: SearchResult, peers: [Endpoint], to path: String, secret networkSecret: NetworkSecret?,
+                       uploads: PeerServer?,
                        logger: Logger) async throws -> Outcome {
         // 3. The manifest, checked against the content id.
         let manifest: Manifest
@@ -203,7 +239,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             requestsPerPeer: requestsPerPeer, peerTimeout: peerTimeout.duration,
             acceptDeflate: compress != .never,
             rateLimiter: maxDownloadRate.map { RateLimiter(bytesPerSecond: Double($0.bytes)) },
-            secret: networkSecret)
+            secret: networkSecret, serving: uploads?.partials)
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {
@@ -217,7 +253,10 @@ struct SonicGetCommand: AsyncParsableCommand {
                 Console.err("sonic-get: peer \(peer.endpoint): \(peer.lastError!)")
             }
             let failure = fail("download incomplete: \(incomplete)", ExitStatus.incomplete, "incomplete", jsonPrinted: json)
-            if json { printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, failure: failure) }
+            if json {
+                printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, failure: failure,
+                          uploads: uploads)
+            }
             throw failure
         } catch let forged as SwarmDownload.InconsistentContent {
             if showProgress { ProgressLine.clear() }
@@ -236,7 +275,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         }
         if showProgress { ProgressLine.clear() }
         if json {
-            printJSON(result: result, manifest: manifest, path: path, report: report)
+            printJSON(result: result, manifest: manifest, path: path, report: report, uploads: uploads)
         } else if !quiet {
             let seconds = max(report.elapsed.seconds, 0.001)
             // This run's bytes only: resumed pieces were not fetched now.
@@ -262,9 +301,10 @@ struct SonicGetCommand: AsyncParsableCommand {
     }
 
     private func printJSON(result: SearchResult, manifest: Manifest, path: String, report: SwarmDownload.Report?,
-                           failure: CommandError? = nil) {
+                           failure: CommandError? = nil, uploads: PeerServer? = nil) {
         Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest,
-                                         contentID: result.contentID, report: report, failure: failure).text)
+                                         contentID: result.contentID, report: report, failure: failure,
+                                         uploads: uploads).text)
     }
 
     /// `--seed`: share the finished file until SIGINT/SIGTERM.

@@ -1,0 +1,109 @@
+import Foundation
+import NIOCore
+import SonicCore
+import SonicTestSupport
+import SonicWire
+import Testing
+
+/// `sonic-get` serves the pieces it has verified while it downloads (swarm feature).
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct UploadWhileDownloadingTests {
+    @Test func aDownloaderServesItsVerifiedPiecesToSwarmPeersWhileItDownloads() async throws {
+        let size = 4 << 20
+        let bytes = Harness.randomBytes(count: size, seed: 31)
+        let pieceSize = Manifest.pieceSize(forFileSize: UInt64(size))
+        let original = try Harness.sharedFolder("growing.bin", bytes)
+        let out = try Harness.temporaryDirectory("get")
+        defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
+        let net = try await TestNetwork()
+        try await net.run {
+            // A slow seeder, so that the download is still running while the test asks.
+            try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "1MiB"])
+            _ = try await net.waitForSearch([], until: { !$0.isEmpty })
+            let get = try Program("sonic-get", ["growing.bin", "--json", "--log-level", "info",
+                                                "--index", net.indexAddress.description], directory: out)
+            var upload: Endpoint?
+            try await Harness.waitUntil("sonic-get says where it serves") {
+                upload = Self.servingAddress(in: get.stderr)
+                return upload != nil
+            }
+            let client = try RawClient(try #require(upload))
+            _ = client.send(.hello(Hello(role: .client, features: [.swarm], agent: "swarm-test")))
+            guard case .welcome(let welcome) = client.receive() else { Issue.record("no WELCOME"); return }
+            #expect(welcome.features.contains(.swarm))
+
+            let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: pieceSize)
+            let id = manifest.contentID
+            // Until sonic-get has the manifest itself, it holds nothing of this content.
+            var answer: Message?
+            try await Harness.waitUntil("sonic-get offers the download") {
+                _ = client.send(.manifestRequest(id))
+                answer = client.receive()
+                if case .error(let e) = answer, e.code == .notFound { return false }
+                return true
+            }
+            #expect(answer == .manifest(id, manifest.canonicalEncoding))
+            guard case .bitfield(_, let holdings) = client.receive() else { Issue.record("no BITFIELD"); return }
+            #expect(holdings.pieces.count < manifest.pieceCount, "the download was already complete")
+            // The first piece it holds, now or as soon as a HAVE says so.
+            var held = holdings.pieces.first
+            while held == nil, case .have(let haveID, let piece)? = client.receive() {
+                #expect(haveID == id)
+                held = Int(piece)
+            }
+            let piece = try #require(held)
+            let range = manifest.range(ofPiece: piece)
+            _ = client.send(.obtainRange(RangeRequest(requestID: 9, contentID: id, offset: range.lowerBound,
+                                                      length: range.upperBound - range.lowerBound)))
+            var received: [UInt8] = []
+            reading: while let message = client.receive() {
+                switch message {
+                case .data(let block):
+                    #expect(block.requestID == 9)
+                    received += Array(block.payload.readableBytesView)
+                case .have: continue
+                case .end(let requestID):
+                    #expect(requestID == 9)
+                    break reading
+                default:
+                    Issue.record("unexpected \(message)")
+                    break reading
+                }
+            }
+            #expect(received == Array(bytes[Int(range.lowerBound)..<Int(range.upperBound)]))
+
+            #expect(try await get.waitForExit() == 0, "stderr: \(get.stderr)")
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("growing.bin")) == SHA256Hash.of(bytes).hex)
+            let json = get.stdout.split(separator: "\n").last.flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            let uploaded = json?["upload"] as? [String: Any]
+            #expect(uploaded?["address"] as? String == upload?.description)
+            #expect(uploaded?["bytes"] as? Int == received.count)
+        }
+    }
+
+    @Test func withNoUploadNothingIsServed() async throws {
+        let bytes = Harness.randomBytes(count: 1 << 20, seed: 32)
+        let original = try Harness.sharedFolder("quiet.bin", bytes)
+        let out = try Harness.temporaryDirectory("get")
+        defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
+        let net = try await TestNetwork()
+        try await net.run {
+            try await net.addSeeder(folder: original)
+            _ = try await net.waitForSearch([], until: { !$0.isEmpty })
+            let (status, json, program) = try await net.get("quiet.bin", ["--no-upload", "--log-level", "info"], directory: out)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect(json?["upload"] is NSNull)
+            #expect(Self.servingAddress(in: program.stderr) == nil)
+        }
+    }
+
+    /// The address in sonic-get's "serving verified pieces" log line.
+    static func servingAddress(in log: String) -> Endpoint? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("serving verified pieces") }),
+              let field = line.split(separator: " ").first(where: { $0.hasPrefix("address=") })
+        else { return nil }
+        return Endpoint(parsing: String(field.dropFirst("address=".count)))
+    }
+}
