@@ -27,6 +27,12 @@ public enum SwarmDownload {
         public var maximumInFlightBytes: Int
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        /// Asked every ``discoveryInterval`` for the holders known now (the index asked again);
+        /// new ones are connected, up to ``maximumPeers`` in all. Nil: the first peers only.
+        public var discover: (@Sendable () async -> [Endpoint])?
+        public var discoveryInterval: Duration = .seconds(10)
+        /// Connections at most, the first ones included.
+        public var maximumPeers = 32
         /// Where to offer the pieces verified so far to other peers while downloading (the
         /// swarm feature): the download is registered there at its start and removed before
         /// the file is renamed into place. Nil: nothing is served.
@@ -147,7 +153,7 @@ public enum SwarmDownload {
         let engine = SwarmEngine(manifest: manifest, peers: peers, alreadyVerified: reused, settings: SwarmPolicy.Settings(
             requestsPerPeer: settings.requestsPerPeer, maxRequestersPerPiece: settings.maxRequestersPerPiece,
             maximumInFlightBytes: settings.maximumInFlightBytes, peerTimeout: settings.peerTimeout,
-            tieBreakSeed: UInt64.random(in: .min ... .max)))
+            tieBreakSeed: UInt64.random(in: .min ... .max), maximumPeers: max(settings.maximumPeers, peers.count)))
 
         func report(banningAll: Bool = false) -> Report {
             let s = engine.snapshot()
@@ -191,7 +197,9 @@ public enum SwarmDownload {
                 }
             }
             await withTaskGroup(of: Void.self) { fetchers in
-                for (peer, endpoint) in peers.enumerated() {
+                let (events, event) = AsyncStream<FetcherEvent>.makeStream()
+                var running = 0
+                func connect(_ peer: Int, _ endpoint: Endpoint) {
                     var peerLogger = logger
                     peerLogger[metadataKey: "peer"] = "\(endpoint)"
                     let fetcher = PeerFetcher(peer: peer, endpoint: endpoint,
@@ -199,13 +207,38 @@ public enum SwarmDownload {
                                               contentID: contentID, engine: engine,
                                               file: file, writers: writers, wholeFile: wholeFile, serving: holding,
                                               settings: settings, logger: peerLogger)
-                    fetchers.addTask { await fetcher.run() }
+                    running += 1
+                    fetchers.addTask {
+                        await fetcher.run()
+                        event.yield(.connectionEnded)
+                    }
+                }
+                for (peer, endpoint) in peers.enumerated() { connect(peer, endpoint) }
+                if let discover = settings.discover {
+                    // Holders that appear during the download (the index asked again).
+                    fetchers.addTask {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: settings.discoveryInterval)
+                            guard !Task.isCancelled else { return }
+                            let joined = engine.peersDiscovered(await discover())
+                            if !joined.isEmpty { event.yield(.peersJoined(joined)) }
+                        }
+                    }
                 }
                 // The connection that stores the last piece returns at once; the others may be
-                // waiting on a peer that is slow, or that ignores CANCEL: stop them all.
-                for await _ in fetchers where engine.isComplete {
-                    fetchers.cancelAll()
+                // waiting on a peer that is slow, or that ignores CANCEL: stop them all. With
+                // no connection left, the download ends incomplete.
+                if running > 0 && !engine.isComplete {
+                    for await happened in events {
+                        switch happened {
+                        case .connectionEnded: running -= 1
+                        case .peersJoined(let joined): for (peer, endpoint) in joined { connect(peer, endpoint) }
+                        }
+                        if engine.isComplete || running == 0 { break }
+                    }
                 }
+                event.finish()
+                fetchers.cancelAll()
             }
             group.cancelAll()
         }
@@ -234,6 +267,11 @@ public enum SwarmDownload {
             ResumeRecord.remove(at: recordPath)
         }
         return report()
+    }
+
+    private enum FetcherEvent: Sendable {
+        case connectionEnded
+        case peersJoined([(peer: Int, endpoint: Endpoint)])
     }
 
     /// Pieces already in the partial file, each verified against its SHA-256 again (a resume

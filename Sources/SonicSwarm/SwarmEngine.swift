@@ -28,17 +28,35 @@ final class SwarmEngine: Sendable {
 
     let manifest: Manifest
     private let policy: Mutex<SwarmPolicy>
-    private let wakes: [AsyncStream<Void>.Continuation]
+    private let wakes: Mutex<[AsyncStream<Void>.Continuation]>
     private let wakeStreams: Mutex<[AsyncStream<Void>?]>
 
     init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], settings: SwarmPolicy.Settings) {
         self.manifest = manifest
         self.policy = Mutex(SwarmPolicy(manifest: manifest, peers: peers, alreadyVerified: alreadyVerified,
                                         settings: settings))
-        // One pending wake is enough: the sender takes every command there is when it wakes.
-        let pairs = peers.map { _ in AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1)) }
-        self.wakes = pairs.map(\.continuation)
+        let pairs = peers.map { _ in Self.makeWakeStream() }
+        self.wakes = Mutex(pairs.map(\.continuation))
         self.wakeStreams = Mutex(pairs.map(\.stream))
+    }
+
+    /// One pending wake is enough: the sender takes every command there is when it wakes.
+    private static func makeWakeStream() -> (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) {
+        AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Holders learnt of during the download: the new peers to connect to.
+    func peersDiscovered(_ endpoints: [Endpoint]) -> [(peer: PeerID, endpoint: Endpoint)] {
+        // Under the policy's lock, so that peer ids and wake streams line up.
+        policy.withLock { policy in
+            let joined = policy.peersDiscovered(endpoints)
+            for _ in joined {
+                let pair = Self.makeWakeStream()
+                wakes.withLock { $0.append(pair.continuation) }
+                wakeStreams.withLock { $0.append(pair.stream) }
+            }
+            return joined
+        }
     }
 
     /// The wake stream of `peer`'s sender (one connection per peer: taken once).
@@ -57,7 +75,7 @@ final class SwarmEngine: Sendable {
 
     func connectionEnded(_ peer: PeerID, reason: String?) {
         _ = try? carryOut(policy.withLock { $0.connectionEnded(peer, reason: reason, now: .now) }, for: nil)
-        wakes[peer].finish()
+        wakes.withLock { $0[peer] }.finish()
     }
 
     func holdingsArrived(from peer: PeerID, _ holdings: PieceBitfield) throws {
@@ -117,10 +135,10 @@ final class SwarmEngine: Sendable {
         for action in actions {
             switch action {
             case .send(let peer):
-                wakes[peer].yield()
+                wakes.withLock { $0[peer] }.yield()
             case .close(let peer, let reason):
                 // The sender ends when it finds its session closed.
-                wakes[peer].yield()
+                wakes.withLock { $0[peer] }.yield()
                 if peer == caller { closed = Closed(reason: reason) }
             case .checkpoint:
                 break

@@ -30,6 +30,8 @@ struct SwarmPolicy: Sendable {
         var checkpointInterval: Duration = .seconds(1)
         /// Orders equally rare pieces (``PieceScheduler``); the engine draws one per download.
         var tieBreakSeed: UInt64 = 0
+        /// Connections at most, the first ones included (`--max-peers`).
+        var maximumPeers = 32
     }
 
     /// What the connection that reported a block does with it.
@@ -150,6 +152,22 @@ struct SwarmPolicy: Sendable {
         }
         scheduler.peerHas(piece, peer: peer)
         return refill(now: now)
+    }
+
+    /// Holders learnt of during the download (the index asked again). The ones not known
+    /// yet, up to ``Settings/maximumPeers`` connections in all, become new peers, returned to
+    /// be connected.
+    mutating func peersDiscovered(_ endpoints: [Endpoint]) -> [(peer: PeerID, endpoint: Endpoint)] {
+        var known = Set(peers.map(\.endpoint))
+        var joined: [(peer: PeerID, endpoint: Endpoint)] = []
+        for endpoint in endpoints where sessions.count < settings.maximumPeers && known.insert(endpoint).inserted {
+            let peer = sessions.count
+            sessions.append(PeerSession())
+            peers.append(PeerRecord(endpoint: endpoint))
+            scheduler.addPeer(peer)
+            joined.append((peer, endpoint))
+        }
+        return joined
     }
 
     /// The commands the connection's sender sends now, in order.

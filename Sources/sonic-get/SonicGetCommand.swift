@@ -80,6 +80,9 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Option(help: "TCP port to serve other peers on (0: any free port).")
     var port = 0
 
+    @Option(parsing: .unconditional, help: "Ask the index again this often for holders that appeared during the download (default: 10s).", transform: DurationText.argument)
+    var discoverInterval = DurationText(.seconds(10))
+
     @Flag(help: "Serve nothing while downloading.")
     var noUpload = false
 
@@ -98,6 +101,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         guard (1...256).contains(maxPeers) else { throw ValidationError("--max-peers must be 1...256") }
         guard (1...64).contains(requestsPerPeer) else { throw ValidationError("--requests-per-peer must be 1...64") }
         guard peerTimeout.duration > .zero else { throw ValidationError("--peer-timeout must be positive") }
+        guard discoverInterval.duration > .zero else { throw ValidationError("--discover-interval must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if toStandardOutput && json { throw ValidationError("-o - writes the file to standard output; --json cannot share it") }
         if toStandardOutput && seed { throw ValidationError("-o - keeps no file to --seed") }
@@ -190,7 +194,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             let folder = try TemporaryFolder(prefix: "sonic-get")
             defer { folder.remove() }
             let path = folder.path + "/" + SharedName.baseName(result.name)
-            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, uploads: uploads, logger: logger)
+            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, index: client, uploads: uploads, logger: logger)
             do {
                 try StandardOutput.copy(fileAt: path)
             } catch {
@@ -215,12 +219,12 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
 
-        return try await fetch(result, peers: peers, to: path, secret: networkSecret, uploads: uploads, logger: logger)
+        return try await fetch(result, peers: peers, to: path, secret: networkSecret, index: client, uploads: uploads, logger: logger)
     }
 
     /// Steps 3 and 4: the manifest, then the swarm into `path`.
     private func fetch(_ result: SearchResult, peers: [Endpoint], to path: String, secret networkSecret: NetworkSecret?,
-                       uploads: PeerServer?,
+                       index client: IndexClient, uploads: PeerServer?,
                        logger: Logger) async throws -> Outcome {
         // 3. The manifest, checked against the content id.
         let manifest: Manifest
@@ -235,11 +239,19 @@ struct SonicGetCommand: AsyncParsableCommand {
         }
 
         // 4. Swarm.
-        let settings = SwarmDownload.Settings(
+        var settings = SwarmDownload.Settings(
             requestsPerPeer: requestsPerPeer, peerTimeout: peerTimeout.duration,
             acceptDeflate: compress != .never,
             rateLimiter: maxDownloadRate.map { RateLimiter(bytesPerSecond: Double($0.bytes)) },
             secret: networkSecret, serving: uploads?.partials)
+        // Holders that appear during the download: the index is asked again.
+        let (name, contentID) = (name, result.contentID)
+        settings.discover = {
+            let results = try? await client.search(.exact, name, logger: logger)
+            return results?.first { $0.contentID == contentID }?.peers ?? []
+        }
+        settings.discoveryInterval = discoverInterval.duration
+        settings.maximumPeers = maxPeers
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {

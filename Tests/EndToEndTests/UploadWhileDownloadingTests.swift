@@ -83,6 +83,31 @@ struct UploadWhileDownloadingTests {
         }
     }
 
+    @Test func aSeederThatAppearsDuringTheDownloadIsUsed() async throws {
+        let bytes = Harness.randomBytes(count: 6 << 20, seed: 33)
+        let folders = try SwarmTests.sharedFolders(2, name: "latecomer.bin", bytes: bytes)
+        let out = try Harness.temporaryDirectory("get")
+        defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
+        let net = try await TestNetwork()
+        try await net.run {
+            // Alone, the first seeder would need six seconds.
+            try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "1MiB"])
+            try await SwarmTests.waitForPeers(net, name: "latecomer.bin", count: 1)
+            let get = try Program("sonic-get", ["latecomer.bin", "--json", "--discover-interval", "200ms",
+                                                "--index", net.indexAddress.description], directory: out)
+            let late = try await net.addSeeder(folder: folders[1])
+            let lateAddress = try await late.listeningAddress()
+            #expect(try await get.waitForExit() == 0, "stderr: \(get.stderr)")
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("latecomer.bin")) == SHA256Hash.of(bytes).hex)
+            let json = get.stdout.split(separator: "\n").last.flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            let peers = json?["peers"] as? [[String: Any]] ?? []
+            let latecomer = peers.first { $0["address"] as? String == lateAddress.description }
+            #expect((latecomer?["pieces"] as? Int ?? 0) > 0, "\(peers)")
+        }
+    }
+
     @Test func withNoUploadNothingIsServed() async throws {
         let bytes = Harness.randomBytes(count: 1 << 20, seed: 32)
         let original = try Harness.sharedFolder("quiet.bin", bytes)

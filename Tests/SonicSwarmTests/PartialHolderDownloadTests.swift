@@ -67,6 +67,39 @@ struct PartialHolderDownloadTests {
         #expect(report.peers.map(\.failures) == [0])
     }
 
+    @Test func aHolderFoundDuringTheDownloadIsConnected() async throws {
+        let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 13)
+        let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)
+        // The first peer holds the first half only; the second half is found later.
+        let first = try await Self.holder(of: bytes, manifest: manifest, pieces: 0..<(Self.pieceCount / 2))
+        let later = try await Self.holder(of: bytes, manifest: manifest, pieces: (Self.pieceCount / 2)..<Self.pieceCount)
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("partial-swarm-\(UUID()).bin").path
+        defer {
+            for path in [target, first.holding.path, later.holding.path] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let both = [first.server.boundAddress, later.server.boundAddress]
+        var settings = Self.settings
+        settings.discoveryInterval = .milliseconds(50)
+        settings.discover = { both }
+        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
+            group.addTask { try await first.server.serve(); return nil }
+            group.addTask { try await later.server.serve(); return nil }
+            group.addTask { [settings] in
+                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: [both[0]],
+                                            partialHolders: Set(both), targetPath: target,
+                                            settings: settings, logger: Logger(label: "test"))
+            }
+            var report: SwarmDownload.Report?
+            while report == nil, let next = try await group.next() { report = next }
+            group.cancelAll()
+            return try #require(report)
+        }
+        #expect(FileManager.default.contents(atPath: target) == Data(bytes))
+        // Each peer once (the first one is not connected again), each with its half.
+        #expect(report.peers.map(\.endpoint) == both)
+        #expect(report.peers.map(\.pieces) == [Self.pieceCount / 2, Self.pieceCount / 2])
+    }
+
     @Test func aPeerIsNeverAskedForAPieceItDoesNotHold() async throws {
         let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 12)
         let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)

@@ -137,6 +137,18 @@ struct SwarmPolicyTests {
         #expect(actions.first == .close(0, reason: "protocol violation: HAVE of piece 4 of 4"))
     }
 
+    @Test func discoveredHoldersJoinOnceAndUpToTheLimit() {
+        var policy = Self.policy(peers: 1, settings: .init(maximumPeers: 3))
+        let known = Self.endpoints[0]
+        let new = (1...4).map { Endpoint(host: "127.0.0.1", port: 8000 + $0) }
+        let joined = policy.peersDiscovered([known, new[0], new[0], new[1], new[2], new[3]])
+        #expect(joined.map(\.peer) == [1, 2])
+        #expect(joined.map(\.endpoint) == [new[0], new[1]])
+        #expect(policy.peersDiscovered(new).isEmpty)
+        // A joined peer gets work once it is connected.
+        #expect(policy.connected(2, now: at(0)) == [.send(to: 2)])
+    }
+
     @Test func aCancelledUnsentRequestIsNeverSent() {
         var session = PeerSession()
         session.connected()
