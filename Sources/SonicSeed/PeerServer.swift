@@ -188,15 +188,11 @@ public final class PeerServer: Sendable {
             }
         case .range(let r) where library.entry(for: r.contentID) == nil && subscriptions.speaksSwarm:
             guard let holding = partials.holding(for: r.contentID) else {
-                try await sender.outbound.write(.error(ErrorMessage(.notFound, requestID: r.requestID,
-                                                                    "no content \(r.contentID.shortHex) here")))
+                try await sender.outbound.write(.error(Self.notFound(r)))
                 return
             }
-            let size = holding.manifest.fileSize
-            guard r.offset <= size, r.length <= size - r.offset else {
-                try await sender.outbound.write(.error(ErrorMessage(
-                    .rangeOutOfBounds, requestID: r.requestID,
-                    "range \(r.offset)+\(r.length) is outside the file (\(size) bytes)")))
+            if let refusal = Self.outOfBounds(r, size: holding.manifest.fileSize) {
+                try await sender.outbound.write(.error(refusal))
                 return
             }
             guard holding.holds(offset: r.offset, length: r.length) else {
@@ -213,15 +209,11 @@ public final class PeerServer: Sendable {
             }
         case .range(let r):
             guard let entry = library.entry(for: r.contentID) else {
-                try await sender.outbound.write(.error(ErrorMessage(.notFound, requestID: r.requestID,
-                                                                    "no content \(r.contentID.shortHex) here")))
+                try await sender.outbound.write(.error(Self.notFound(r)))
                 return
             }
-            let size = entry.manifest.fileSize
-            guard r.offset <= size, r.length <= size - r.offset else {
-                try await sender.outbound.write(.error(ErrorMessage(
-                    .rangeOutOfBounds, requestID: r.requestID,
-                    "range \(r.offset)+\(r.length) is outside the file (\(size) bytes)")))
+            if let refusal = Self.outOfBounds(r, size: entry.manifest.fileSize) {
+                try await sender.outbound.write(.error(refusal))
                 return
             }
             try await stream(entry, requestID: r.requestID, offset: r.offset, length: r.length,
@@ -257,6 +249,17 @@ public final class PeerServer: Sendable {
             try await outbound.write(.error(ErrorMessage(.contentChanged, requestID: requestID,
                                                                 "\(entry.name) changed on disk")))
         }
+    }
+
+    private static func notFound(_ r: RangeRequest) -> ErrorMessage {
+        ErrorMessage(.notFound, requestID: r.requestID, "no content \(r.contentID.shortHex) here")
+    }
+
+    /// The answer to a range outside a file of `size` bytes; nil if it fits.
+    private static func outOfBounds(_ r: RangeRequest, size: UInt64) -> ErrorMessage? {
+        guard r.offset > size || r.length > size - r.offset else { return nil }
+        return ErrorMessage(.rangeOutOfBounds, requestID: r.requestID,
+                            "range \(r.offset)+\(r.length) is outside the file (\(size) bytes)")
     }
 
     /// Sends the range block by block, stopping early if it is cancelled, then END; if the
