@@ -10,7 +10,7 @@ struct SonicBench: AsyncParsableCommand {
             processes and a real sonic-get. Every process started is stopped by its PID when the \
             run ends. Missing sonic-* executables are built first.
             """,
-        subcommands: [SwarmBenchmark.self, IndexBenchmark.self, Demo.self],
+        subcommands: [SwarmBenchmark.self, FlashBenchmark.self, IndexBenchmark.self, Demo.self],
         defaultSubcommand: SwarmBenchmark.self
     )
 }
