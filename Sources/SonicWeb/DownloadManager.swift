@@ -67,6 +67,8 @@ public final class DownloadManager: Service, Sendable {
     private let logger: Logger
     private let state = Mutex<[String: Entry]>([:])
     private let order = Mutex<[String]>([])
+    /// Held while the journal is written, so two writers never share the temporary file.
+    private let journalLock = Mutex(())
 
     public init(configuration: Configuration, library: SharedLibrary, indexer: FolderIndexer?, events: EventHub,
                 metrics: WebMetrics?, logger: Logger) {
@@ -392,15 +394,19 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private func saveJournal() {
-        let entries: [JournalEntry] = all.filter { $0.state != .completed }.map {
-            JournalEntry(content_id: $0.id, name: $0.name, size: $0.size, paused: $0.state == .paused)
-        }
-        let tmp = configuration.journalPath + ".tmp"
-        do {
-            try JSONEncoder().encode(entries).write(to: URL(fileURLWithPath: tmp))
-            guard rename(tmp, configuration.journalPath) == 0 else { throw FileError(path: tmp, message: "cannot rename") }
-        } catch {
-            logger.warning("cannot save the downloads journal", metadata: ["error": "\(error)"])
+        // The snapshot is taken under the lock too: a newer journal is never overwritten by an older one.
+        journalLock.withLock { _ in
+            let entries: [JournalEntry] = all.filter { $0.state != .completed }.map {
+                JournalEntry(content_id: $0.id, name: $0.name, size: $0.size, paused: $0.state == .paused)
+            }
+            let tmp = configuration.journalPath + ".tmp"
+            do {
+                try JSONEncoder().encode(entries).write(to: URL(fileURLWithPath: tmp))
+                guard rename(tmp, configuration.journalPath) == 0 else { throw FileError(path: tmp, message: "cannot rename") }
+            } catch {
+                unlink(tmp)
+                logger.warning("cannot save the downloads journal", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

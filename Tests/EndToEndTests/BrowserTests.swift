@@ -131,11 +131,27 @@ final class WebDriver: @unchecked Sendable {
         return e
     }
 
-    func click(_ css: String) async throws { _ = try await command("POST", "/element/\(try await element(css))/click") }
+    /// Clicks the element; the page re-renders rows on every event, so an element found a
+    /// moment ago may be gone: found again until the click lands (bounded).
+    func click(_ css: String) async throws {
+        try await waitFor("\(css) can be clicked") {
+            guard let e = try await elements(css).first else { return false }
+            return try await staleIsNil { try await command("POST", "/element/\(e)/click") } != nil
+        }
+    }
 
+    /// The element's text; nil when it is missing or was replaced while being read.
     func text(_ css: String) async throws -> String? {
         guard let e = try await elements(css).first else { return nil }
-        return try await command("GET", "/element/\(e)/text") as? String
+        return try await staleIsNil { try await command("GET", "/element/\(e)/text") } as? String
+    }
+
+    private func staleIsNil(_ body: () async throws -> Any?) async throws -> Any? {
+        do {
+            return try await body() ?? NSNull()
+        } catch let error as HarnessError where error.description.contains("stale element") {
+            return nil
+        }
     }
 
     func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {

@@ -92,6 +92,7 @@ struct HTTPClient: Sendable {
             if n > 0 {
                 reply.append(contentsOf: buffer[0..<n])
                 if let until, until(reply) { return reply }
+                if until == nil && isComplete(reply) { return reply }
             } else if n == 0 {
                 return reply
             } else if errno != EAGAIN && errno != EINTR {
@@ -100,6 +101,19 @@ struct HTTPClient: Sendable {
         }
         if until == nil && !reply.isEmpty { return reply }
         throw HarnessError("no complete reply from \(address) within \(timeout)s; got: \(String(decoding: reply.prefix(500), as: UTF8.self))")
+    }
+
+    /// True when `data` holds a whole reply (by Content-Length, or a chunked body's end):
+    /// a server may keep the connection open despite `Connection: close`.
+    private static func isComplete(_ data: Data) -> Bool {
+        guard let end = data.range(of: Data("\r\n\r\n".utf8)) else { return false }
+        let head = String(decoding: data[..<end.lowerBound], as: UTF8.self).lowercased()
+        if let line = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+           let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
+            return data.count - end.upperBound >= length
+        }
+        if head.contains("transfer-encoding: chunked") { return data.suffix(5) == Data("0\r\n\r\n".utf8) }
+        return false
     }
 
     static func parse(_ data: Data) throws -> Reply {
