@@ -35,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // System zlib (zlib1g-dev), used for per-block deflate on the wire.
@@ -123,14 +127,33 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The peer's web app: JSON API, event stream, browser page and metrics over HTTP.
+        .target(
+            name: "SonicWeb",
+            dependencies: [
+                "SonicSeed", "SonicSwarm", "SonicNet", "SonicCompression", "SonicWire", "SonicCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Shared by the end-to-end tests and sonic-bench: managed child processes, seeded data.
         .target(name: "SonicTestSupport", dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: strict),
 
-        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI", "SonicCore", argumentParser, logging],
+        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicWeb", "SonicCLI", "SonicCore", argumentParser, logging,
+                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                           swiftSettings: strict),
-        .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicCLI", "SonicCore", argumentParser, logging],
+        .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicWeb", "SonicCLI", "SonicCore", argumentParser, logging,
+                                                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                           swiftSettings: strict),
         .executableTarget(
             name: "sonic-get",
@@ -165,6 +188,7 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .testTarget(name: "SonicWebTests", dependencies: ["SonicWeb", "SonicCore"], swiftSettings: strict),
         .testTarget(name: "SonicSeedTests", dependencies: ["SonicSeed", "SonicCore", "SonicWire", "SonicNet", "SonicTestSupport", logging,
                                                            .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),

@@ -34,6 +34,7 @@ public final class IndexServer: Service, Sendable {
     private let sessions: Mutex<SessionTable>
     private let searchLoop: SearchLoop
     private let sessionCounter = Atomic<UInt64>(0)
+    private let searchCounter = Atomic<UInt64>(0)
     private let logger: Logger
 
     public var boundAddress: Endpoint { listener.boundAddress }
@@ -67,6 +68,9 @@ public final class IndexServer: Service, Sendable {
         if let failure { throw failure }
         logger.info("index stopped")
     }
+
+    /// Search requests answered since the start (the web status and metrics).
+    public var searchesServed: UInt64 { searchCounter.load(ordering: .relaxed) }
 
     /// Sessions and files currently known (for logs and tests).
     public var counts: (sessions: Int, files: Int) {
@@ -133,6 +137,7 @@ public final class IndexServer: Service, Sendable {
                 try await session.send(.ok)
             case .search(let request):
                 let results = await searchLoop.search(request, excluding: id)
+                searchCounter.add(1, ordering: .relaxed)
                 logger.info("search", metadata: [
                     "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",
                 ])

@@ -117,7 +117,7 @@ struct BlockSender {
         }
         let wireBytes = WireSize.dataFrame(payload: block.payload.readableBytes)
         try await rateLimiter?.acquire(wireBytes)
-        statistics.record(fileBytes: count, wireBytes: wireBytes, deflated: block.encoding == .deflate)
+        statistics.record(fileBytes: count, wireBytes: wireBytes, deflated: block.encoding == .deflate, content: source?.contentID)
         try await outbound.write(.data(block))
         return true
     }

@@ -342,14 +342,21 @@ public final class UploadStatistics: Sendable {
     private let wireBytes = Atomic<UInt64>(0)
     private let blocks = Atomic<UInt64>(0)
     private let deflatedBlocks = Atomic<UInt64>(0)
+    private let byContent = Mutex<[ContentID: UInt64]>([:])
 
     public init() {}
 
-    func record(fileBytes f: Int, wireBytes w: Int, deflated: Bool) {
+    func record(fileBytes f: Int, wireBytes w: Int, deflated: Bool, content: ContentID? = nil) {
+        if let content { byContent.withLock { $0[content, default: 0] += UInt64(f) } }
         fileBytes.add(UInt64(f), ordering: .relaxed)
         wireBytes.add(UInt64(w), ordering: .relaxed)
         blocks.add(1, ordering: .relaxed)
         if deflated { deflatedBlocks.add(1, ordering: .relaxed) }
+    }
+
+    /// File bytes served of one content since the start (the web app's shared-files list).
+    public func servedBytes(of content: ContentID) -> UInt64 {
+        byContent.withLock { $0[content] ?? 0 }
     }
 
     public var totals: (fileBytes: UInt64, wireBytes: UInt64, blocks: UInt64, deflatedBlocks: UInt64) {

@@ -3,6 +3,8 @@ import ArgumentParser
 import SonicCLI
 import SonicCore
 import SonicIndex
+import SonicWeb
+import ServiceLifecycle
 
 @main
 struct SonicIndexCommand: AsyncParsableCommand {
@@ -39,6 +41,7 @@ struct SonicIndexCommand: AsyncParsableCommand {
     @Option(help: "Most result groups per search page (clients page through the rest).")
     var maxResults = 1000
 
+    @OptionGroup var web: HTTPOptions
     @OptionGroup var limits: ServerLimitOptions
     @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
@@ -61,7 +64,15 @@ struct SonicIndexCommand: AsyncParsableCommand {
             )
             Console.announceListening(server.boundAddress)
             logger.info("index listening", metadata: ["address": "\(server.boundAddress)"])
-            try await ServiceRunner.run([server], logger: logger)
+            var services: [any Service] = [server]
+            if let address = try web.address() {
+                services.append(try IndexWebApp(
+                    configuration: WebConfiguration(binding: HTTPBinding(host: address.host, port: address.port), token: try web.token()),
+                    source: .init(address: server.boundAddress, counts: { let c = server.counts; return (c.sessions, c.files) },
+                                  searches: { server.searchesServed }),
+                    logger: logger, onRunning: { Console.out("http on http://\($0)/") }))
+            }
+            try await ServiceRunner.run(services, logger: logger)
         }
     }
 }

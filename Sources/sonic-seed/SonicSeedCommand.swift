@@ -3,6 +3,8 @@ import ArgumentParser
 import SonicCLI
 import SonicCore
 import SonicSeed
+import SonicWeb
+import ServiceLifecycle
 
 @main
 struct SonicSeedCommand: AsyncParsableCommand {
@@ -19,7 +21,9 @@ struct SonicSeedCommand: AsyncParsableCommand {
             appear, change or vanish, and re-registers with an index that restarts. Hidden files \
             and anything that leads outside FOLDER (symlinks out of it) are never shared.
 
-            The first line on standard output is `listening on HOST:PORT`.
+            The first line on standard output is `listening on HOST:PORT`. With --http, the \
+            peer also serves a web app and a JSON API (search, download into the folder, upload, \
+            live progress) and prints `http on http://HOST:PORT/` next.
             """,
         version: SonicVersion.current
     )
@@ -64,6 +68,14 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Close a downloader's connection when nothing moves either way for this long (default: 30s).", transform: DurationText.argument)
     var idleTimeout = DurationText(.seconds(30))
 
+    @OptionGroup var web: HTTPOptions
+
+    @Option(help: "With --http: subfolder of FOLDER that downloads land in (default: FOLDER itself).")
+    var downloads: String?
+
+    @Option(parsing: .unconditional, help: "With --http: largest file an upload may add (default: 1GiB).", transform: ByteCount.argument)
+    var maxUpload = ByteCount(1 << 30)
+
     @OptionGroup var limits: ServerLimitOptions
     @OptionGroup var secret: SecretOptions
     @OptionGroup var logging: LoggingOptions
@@ -104,7 +116,18 @@ struct SonicSeedCommand: AsyncParsableCommand {
                     "folder": "\(folder)", "hashed": "\(outcome.hashed)", "from-cache": "\(outcome.files - outcome.hashed)",
                 ])
             }
-            try await ServiceRunner.run([seeder], logger: logger)
+            var services: [any Service] = [seeder]
+            if let address = try web.address() {
+                let app = try PeerWebApp(
+                    configuration: WebConfiguration(binding: HTTPBinding(host: address.host, port: address.port),
+                                                    token: try web.token(), maximumUploadBytes: maxUpload.bytes),
+                    peer: .init(server: server, indexer: indexer, indexes: try index.endpoints(), secret: networkSecret,
+                                downloads: downloads ?? "", version: SonicVersion.current),
+                    logger: logger,
+                    onRunning: { Console.out("http on http://\($0)/") })
+                services.append(app)
+            }
+            try await ServiceRunner.run(services, logger: logger)
         }
     }
 }

@@ -105,10 +105,11 @@ final class TestNetwork: @unchecked Sendable {
     }
 
     @discardableResult
-    func addSeeder(folder: URL, extra: [String] = [], indexes: String? = nil) async throws -> Program {
+    func addSeeder(folder: URL, extra: [String] = [], indexes: String? = nil, environment: [String: String] = [:])
+        async throws -> Program {
         let seeder = try Program("sonic-seed", [folder.path, "--index", indexes ?? indexAddress.description,
                                                 "--port", "0", "--state-dir", stateDirectory.path,
-                                                "--rescan", "1s", "--heartbeat", "1s"] + extra)
+                                                "--rescan", "1s", "--heartbeat", "1s"] + extra, environment: environment)
         seederAddresses.append(try await seeder.listeningAddress())
         seeders.append(seeder)
         return seeder
