@@ -30,6 +30,8 @@ public final class DownloadManager: Service, Sendable {
         public var attempts = 4
         public var retryDelay: Duration = .seconds(2)
         public var settings = SwarmDownload.Settings()
+        /// Where downloads in progress are offered to other peers (the peer's own server).
+        public var serving: PartialHoldings?
 
         public init(indexes: [Endpoint], secret: NetworkSecret?, root: String, subfolder: String, ownAddress: Endpoint) {
             self.indexes = indexes
@@ -257,9 +259,15 @@ public final class DownloadManager: Service, Sendable {
         let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: peers, timeout: configuration.settings.peerTimeout,
                                                             secret: configuration.secret, logger: logger)
         update(id) { $0.info.sha256 = manifest.fileHash.hex; $0.info.size = manifest.fileSize; $0.rateBase = nil }
-        let settings = SwarmDownload.Settings(
+        var settings = SwarmDownload.Settings(
             requestsPerPeer: configuration.settings.requestsPerPeer, peerTimeout: configuration.settings.peerTimeout,
-            acceptDeflate: true, secret: configuration.secret)
+            acceptDeflate: true, secret: configuration.secret, serving: configuration.serving)
+        // Holders that appear during the download are connected too (the index asked again).
+        let (own, logger) = (configuration.ownAddress, self.logger)
+        settings.discover = {
+            let results = try? await client.search(.exact, name, logger: logger)
+            return results?.first { $0.contentID == contentID }?.peers.filter { !Self.isSelf($0, own: own) } ?? []
+        }
         let lastWire = Mutex<UInt64>(0)
         do {
             let report = try await SwarmDownload.run(
@@ -318,8 +326,11 @@ public final class DownloadManager: Service, Sendable {
     // MARK: Helpers
 
     private func isSelf(_ e: Endpoint) -> Bool {
-        e.port == configuration.ownAddress.port
-            && (e.host == configuration.ownAddress.host || (HTTPBinding.isLoopback(e.host) && HTTPBinding.isLoopback(configuration.ownAddress.host)))
+        Self.isSelf(e, own: configuration.ownAddress)
+    }
+
+    private static func isSelf(_ e: Endpoint, own: Endpoint) -> Bool {
+        e.port == own.port && (e.host == own.host || (HTTPBinding.isLoopback(e.host) && HTTPBinding.isLoopback(own.host)))
     }
 
     private func targetPath(_ name: String) -> String {

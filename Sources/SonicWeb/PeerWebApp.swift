@@ -62,9 +62,12 @@ public final class PeerWebApp: Service, Sendable {
             }
             try FileManager.default.createDirectory(atPath: root + "/" + peer.downloads, withIntermediateDirectories: true)
         }
+        var downloadConfiguration = DownloadManager.Configuration(
+            indexes: peer.indexes, secret: peer.secret, root: root, subfolder: peer.downloads,
+            ownAddress: peer.server.boundAddress)
+        downloadConfiguration.serving = peer.server.partials
         downloads = DownloadManager(
-            configuration: .init(indexes: peer.indexes, secret: peer.secret, root: root, subfolder: peer.downloads,
-                                 ownAddress: peer.server.boundAddress),
+            configuration: downloadConfiguration,
             library: peer.server.library, indexer: peer.indexer, events: events, metrics: metrics, logger: logger)
         probe = IndexProbe(indexes: peer.indexes, secret: peer.secret)
         rules = SafetyRules(RequestSafety(allowedHosts: RequestSafety.hosts(for: configuration.binding.host),
