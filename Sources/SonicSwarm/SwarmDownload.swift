@@ -76,6 +76,8 @@ public enum SwarmDownload {
         public var wireBytes: UInt64
         public var activePeers: Int
         public var elapsed: Duration
+        /// Every peer so far, with what it delivered.
+        public var peers: [PeerReport]
     }
 
     public struct Report: Sendable {
@@ -155,15 +157,19 @@ public enum SwarmDownload {
             maximumInFlightBytes: settings.maximumInFlightBytes, peerTimeout: settings.peerTimeout,
             tieBreakSeed: UInt64.random(in: .min ... .max), maximumPeers: max(settings.maximumPeers, peers.count)))
 
+        func peerReports(_ s: SwarmEngine.Snapshot, banningAll: Bool = false) -> [PeerReport] {
+            s.peers.map {
+                PeerReport(endpoint: $0.endpoint, fileBytes: $0.fileBytes, wireBytes: $0.wireBytes,
+                           pieces: $0.pieces, failures: $0.failures, banned: $0.banned || banningAll,
+                           lastError: banningAll ? "served a forged content" : $0.lastError)
+            }
+        }
+
         func report(banningAll: Bool = false) -> Report {
             let s = engine.snapshot()
             return Report(
                 targetPath: targetPath, manifest: manifest, contentID: contentID, elapsed: .now - start,
-                peers: s.peers.map {
-                    PeerReport(endpoint: $0.endpoint, fileBytes: $0.fileBytes, wireBytes: $0.wireBytes,
-                               pieces: $0.pieces, failures: $0.failures, banned: $0.banned || banningAll,
-                               lastError: banningAll ? "served a forged content" : $0.lastError)
-                },
+                peers: peerReports(s, banningAll: banningAll),
                 retriedPieces: s.retriedPieces, reusedPieces: reused.count, reusedBytes: reusedBytes)
         }
 
@@ -191,7 +197,8 @@ public enum SwarmDownload {
                                        reusedBytes: reusedBytes, reusedPieces: reused.count,
                                        pieceCount: manifest.pieceCount, totalBytes: manifest.fileSize,
                                        wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
-                                       activePeers: s.peers.filter(\.connected).count, elapsed: .now - start))
+                                       activePeers: s.peers.filter(\.connected).count, elapsed: .now - start,
+                                       peers: peerReports(s)))
                     // Once cancelled (complete, or interrupted), the end of the download saves or commits.
                     if checkpointDue && !Task.isCancelled { await checkpoint() }
                 }

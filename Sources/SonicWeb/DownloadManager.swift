@@ -299,6 +299,7 @@ public final class DownloadManager: Service, Sendable {
             metricsRaw(delta: verified > e.info.verified_bytes ? verified - e.info.verified_bytes : 0)
             e.info.verified_bytes = verified
             e.info.active_peers = p.activePeers
+            e.info.peers = Self.peerBytes(p.peers)
             if e.rateBase == nil { e.rateBase = (verified, now) }
             if let base = e.rateBase {
                 let seconds = (now - base.at).seconds
@@ -312,14 +313,16 @@ public final class DownloadManager: Service, Sendable {
         if let info { events.publish(WebEvent(type: "download", info)) }
     }
 
+    private static func peerBytes(_ peers: [SwarmDownload.PeerReport]) -> [PeerBytes] {
+        peers.map { PeerBytes(address: $0.endpoint.description, bytes: $0.fileBytes, banned: $0.banned) }
+    }
+
     private func metricsRaw(delta: UInt64) {
         if delta > 0 { metrics?.downloaded(raw: delta, wire: 0) }
     }
 
     private func finish(_ id: String, _ report: SwarmDownload.Report) {
-        update(id) { e in
-            e.info.peers = report.peers.map { PeerBytes(address: $0.endpoint.description, bytes: $0.fileBytes, banned: $0.banned) }
-        }
+        update(id) { e in e.info.peers = Self.peerBytes(report.peers) }
         metrics?.recordSwarm(report)
     }
 

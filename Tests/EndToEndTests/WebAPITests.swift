@@ -157,7 +157,12 @@ struct WebAPITests {
             try await SwarmTests.waitForPeers(net, name: "slow.bin", count: 1)
             let started = try await web.http.json("POST", "/api/v1/downloads", ["name": "slow.bin"])
             let id = try #require(started.json["id"] as? String, "\(started)")
-            _ = try await web.waitFor("some bytes arrive", "/api/v1/downloads/\(id)") { ($0["verified_bytes"] as? Int ?? 0) > 0 }
+            let running = try await web.waitFor("some bytes arrive", "/api/v1/downloads/\(id)") {
+                ($0["verified_bytes"] as? Int ?? 0) > 0
+            }
+            // Per-peer bytes while it runs, not only at the end.
+            let peerBytes = (running["peers"] as? [[String: Any]] ?? []).compactMap { $0["bytes"] as? Int }
+            #expect(peerBytes.reduce(0, +) > 0, "\(running)")
 
             let paused = try await web.http.request("POST", "/api/v1/downloads/\(id)/pause")
             #expect(paused.status == 200 && paused.json["state"] as? String == "paused", "\(paused)")
@@ -326,5 +331,40 @@ struct WebAPITests {
     /// The value of a sample line `NAME VALUE` in Prometheus text.
     static func metric(_ text: String, _ name: String) -> Double? {
         text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+}
+
+/// `sonic-index --http`: the read-only status and the Prometheus metrics.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct IndexWebTests {
+    @Test func theIndexReportsPeersFilesAndSearchesOverHTTP() async throws {
+        let folder = try Harness.sharedFolder("counted.bin", Harness.randomBytes(count: 1000, seed: 51))
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let index = try Program("sonic-index", ["--port", "0", "--http", "0"])
+        do {
+            let address = try await index.listeningAddress()
+            let http = HTTPClient(address: try await WebPeer.httpAddress(of: index))
+            let seeder = try Program("sonic-seed", [folder.path, "--index", address.description, "--port", "0",
+                                                    "--state-dir", try Harness.temporaryDirectory("state").path])
+            _ = try await seeder.listeningAddress()
+            _ = try await TestNetwork.searchJSON(address.description, ["counted"])
+            let status = try await http.waitFor("the seeder's file is counted", "/api/v1/status") {
+                ($0["files"] as? Int) == 1
+            }
+            #expect(status["address"] as? String == address.description)
+            #expect((status["peers_online"] as? Int ?? 0) >= 1)
+            #expect((status["searches_total"] as? Int ?? 0) >= 1)
+            let metrics = try await http.get("/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains("sonic_index_files 1"), "\(metrics.text.prefix(600))")
+            #expect(metrics.text.contains("sonic_index_searches_total"))
+            // Read-only: nothing changes state here.
+            #expect(try await http.request("POST", "/api/v1/status").status != 200)
+            await seeder.stop()
+        } catch {
+            await index.stop()
+            throw error
+        }
+        await index.stop()
     }
 }

@@ -33,15 +33,7 @@ struct WebPeer {
     /// Polls GET `path` until `condition` holds on its JSON (bounded).
     func waitFor(_ what: String, _ path: String, timeout: Duration = .seconds(60),
                  _ condition: @escaping ([String: Any]) -> Bool) async throws -> [String: Any] {
-        var last: HTTPClient.Reply?
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let reply = try await http.get(path)
-            last = reply
-            if reply.status == 200, condition(reply.json) { return reply.json }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw HarnessError("timed out waiting until \(what); last: \(last.map { "\($0)" } ?? "-")")
+        try await http.waitFor(what, path, timeout: timeout, condition)
     }
 
     func download(_ id: String) async throws -> [String: Any] {
@@ -61,5 +53,21 @@ struct WebPeer {
 
     func sharedNames() async throws -> [String] {
         ((try await http.get("/api/v1/files").json["files"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+    }
+}
+
+extension HTTPClient {
+    /// Polls GET `path` until `condition` holds on its JSON (bounded).
+    func waitFor(_ what: String, _ path: String, timeout: Duration = .seconds(60),
+                 _ condition: @escaping ([String: Any]) -> Bool) async throws -> [String: Any] {
+        var last: Reply?
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let reply = try await get(path)
+            last = reply
+            if reply.status == 200, condition(reply.json) { return reply.json }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError("timed out waiting until \(what); last: \(last.map { "\($0)" } ?? "-")")
     }
 }
