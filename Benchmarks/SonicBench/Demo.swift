@@ -25,7 +25,11 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Folder with the sonic-* executables (default: beside sonic-bench).")
     var binDir: String?
 
+    @Option(help: "After the downloads, keep the network running with a web peer on this port (0: any free port) until Ctrl-C.")
+    var web: Int?
+
     func validate() throws {
+        if let web, !(0...65535).contains(web) { throw ValidationError("--web must be a port 0...65535") }
         guard (1...16).contains(seeders) else { throw ValidationError("--seeders must be 1...16") }
     }
 
@@ -113,8 +117,32 @@ struct Demo: AsyncParsableCommand {
         }
         Console.out("")
         Console.out(failures == 0
-            ? "all \(expected.count) files arrived byte-identical; every process started is now stopped."
+            ? "all \(expected.count) files arrived byte-identical\(web == nil ? "; every process started is now stopped." : ".")"
             : "\(failures) file(s) did not arrive intact")
         if failures > 0 { throw ExitCode(1) }
+        if let web { try await serveWeb(port: web, binaries: binaries, network: network, work: work, programs: programs) }
+    }
+
+    /// `--web`: a peer with the web app on an empty folder of its own, until Ctrl-C.
+    private func serveWeb(port: Int, binaries: Binaries, network: LocalNetwork, work: URL, programs: ProgramSet) async throws {
+        let mine = work.appendingPathComponent("my-files")
+        try FileManager.default.createDirectory(at: mine, withIntermediateDirectories: true)
+        let peer = programs.add(try RunningProgram(binaries, "sonic-seed", [
+            mine.path, "--index", network.indexAddress.description, "--port", "0", "--http", "\(port)",
+            "--state-dir", work.appendingPathComponent("state-web").path, "--log-level", "warning",
+        ]))
+        _ = try await peer.listeningAddress()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !peer.stdout.contains("http on "), peer.process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard let line = peer.stdout.split(separator: "\n").first(where: { $0.hasPrefix("http on ") }) else {
+            throw BenchError("the web peer did not start: \(peer.stderr)")
+        }
+        Console.out("")
+        Console.out("web app: open \(line.dropFirst("http on ".count)) — search with a blank box, click Download.")
+        Console.out("Ctrl-C stops every process started.")
+        while peer.process.isRunning { try await Task.sleep(for: .seconds(1)) }
+        throw BenchError("the web peer stopped: \(peer.stderr)")
     }
 }
