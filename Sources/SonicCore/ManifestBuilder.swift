@@ -130,6 +130,14 @@ public final class ReadOnlyFile: Sendable {
         self.descriptor = descriptor
     }
 
+    /// A reader of a file another object already holds open (a `dup` of `descriptor`): no
+    /// path is resolved again, so a link swapped in at that path since is never followed.
+    public static func duplicating(_ descriptor: Int32, path: String) throws -> ReadOnlyFile {
+        let fd = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard fd >= 0 else { throw FileError(path: path, errno: errno) }
+        return ReadOnlyFile(path: path, descriptor: fd)
+    }
+
     /// Opens the shared file `root/relativePath` without following any symbolic link below
     /// `root` (each folder is opened from the one before with `O_NOFOLLOW`), then checks that
     /// it is the very file a scan recorded: a regular file with the same device, inode, size

@@ -78,7 +78,7 @@ struct BlockSender {
 
     /// Opens (or reuses) a download's partial file.
     mutating func open(_ holding: PartialHolding) throws -> ReadOnlyFile {
-        try open(.partial(path: holding.path, contentID: holding.contentID)) { try ReadOnlyFile(path: holding.path) }
+        try open(.partial(path: holding.path, contentID: holding.contentID)) { try holding.reader() }
     }
 
     private mutating func open(_ source: Source, opening: () throws -> ReadOnlyFile) throws -> ReadOnlyFile {

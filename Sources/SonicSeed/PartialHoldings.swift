@@ -8,8 +8,11 @@ import Synchronization
 public final class PartialHolding: Sendable {
     public let manifest: Manifest
     public let contentID: ContentID
-    /// The partial file the download writes.
+    /// The partial file the download writes (for logs and the reader cache's key).
     public let path: String
+    /// Opens a reader of the partial file: from the download's own descriptor, never by path
+    /// (a link swapped in at the path must not let peers read another file).
+    private let openReader: @Sendable () throws -> ReadOnlyFile
 
     private struct State {
         var verified: PieceBitfield
@@ -19,12 +22,16 @@ public final class PartialHolding: Sendable {
 
     private let state: Mutex<State>
 
-    public init(manifest: Manifest, path: String, verified: PieceBitfield? = nil) {
+    public init(manifest: Manifest, path: String, verified: PieceBitfield? = nil,
+                reader: @escaping @Sendable () throws -> ReadOnlyFile) {
         self.manifest = manifest
         self.contentID = manifest.contentID
         self.path = path
+        self.openReader = reader
         self.state = Mutex(State(verified: verified ?? PieceBitfield(pieceCount: manifest.pieceCount)))
     }
+
+    public func reader() throws -> ReadOnlyFile { try openReader() }
 
     /// The pieces held now.
     public var holdings: PieceBitfield { state.withLock { $0.verified } }

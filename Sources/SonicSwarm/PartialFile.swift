@@ -17,6 +17,12 @@ public final class PartialFile: Sendable {
     public let existed: Bool
     private let descriptor: Int32
 
+    /// A reader of this very file (its descriptor duplicated, the path not resolved again),
+    /// for serving its verified pieces to other peers.
+    public func reader() throws -> ReadOnlyFile {
+        try ReadOnlyFile.duplicating(descriptor, path: path)
+    }
+
     /// Opens (creating if needed) the partial file for `targetPath` and sizes it to `size`.
     ///
     /// Refuses a symlink or anything else that is not a regular file at the partial path (a

@@ -144,7 +144,8 @@ public enum SwarmDownload {
         }
         let holding = settings.serving.map { partials in
             let holding = PartialHolding(manifest: manifest, path: file.path,
-                                         verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: reused))
+                                         verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: reused),
+                                         reader: { try file.reader() })
             partials.add(holding)
             return holding
         }

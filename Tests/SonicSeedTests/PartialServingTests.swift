@@ -47,7 +47,8 @@ struct PartialServingTests {
         let (bytes, manifest, path) = try Self.partialFile()
         defer { try? FileManager.default.removeItem(atPath: path) }
         let holding = PartialHolding(manifest: manifest, path: path,
-                                     verified: PieceBitfield(pieceCount: 3, pieces: [0, 2]))
+                                     verified: PieceBitfield(pieceCount: 3, pieces: [0, 2]),
+                                     reader: { try ReadOnlyFile(path: path) })
         let id = manifest.contentID
         try await Self.converse(holding: holding, features: [.swarm]) { session in
             try await session.send(.manifestRequest(id))
@@ -84,7 +85,8 @@ struct PartialServingTests {
     @Test func aDownloaderWithoutTheSwarmFeatureIsNeverServedAPartialHolding() async throws {
         let (_, manifest, path) = try Self.partialFile()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let holding = PartialHolding(manifest: manifest, path: path, verified: PieceBitfield(pieceCount: 3, pieces: [0, 1, 2]))
+        let holding = PartialHolding(manifest: manifest, path: path, verified: PieceBitfield(pieceCount: 3, pieces: [0, 1, 2]),
+                                     reader: { try ReadOnlyFile(path: path) })
         let id = manifest.contentID
         try await Self.converse(holding: holding, features: []) { session in
             try await session.send(.manifestRequest(id))

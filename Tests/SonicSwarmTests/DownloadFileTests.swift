@@ -48,6 +48,25 @@ struct DownloadFileTests {
         #expect(try String(contentsOf: victim, encoding: .utf8) == "precious")
     }
 
+    @Test func whatIsServedFromAPartialFileIsThatFileEvenIfALinkReplacesItsPath() throws {
+        defer { cleanUp() }
+        let secret = folder.appendingPathComponent("secret")
+        try Data(repeating: 0x53, count: 64).write(to: secret)
+        let target = folder.appendingPathComponent("t").path
+        let file = try PartialFile(targetPath: target, size: 64)
+        defer { file.discard() }
+        let mine = [UInt8](repeating: 0x4D, count: 64)
+        try mine.withUnsafeBytes { try file.write($0, at: 0) }
+        // Someone swaps the partial file's path for a link to another file.
+        try FileManager.default.moveItem(atPath: file.path, toPath: file.path + ".moved")
+        try FileManager.default.createSymbolicLink(atPath: file.path, withDestinationPath: secret.path)
+        let reader = try file.reader()
+        defer { reader.close() }
+        var read = [UInt8](repeating: 0, count: 64)
+        let count = try read.withUnsafeMutableBytes { try reader.read(into: $0, at: 0) }
+        #expect(count == 64 && read == mine)
+    }
+
     @Test func aSizeBeyondTheFreeSpaceIsRefusedAndLeavesNoFile() throws {
         defer { cleanUp() }
         let target = folder.appendingPathComponent("huge").path

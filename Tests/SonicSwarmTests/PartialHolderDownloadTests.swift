@@ -5,6 +5,7 @@ import SonicNet
 import SonicSeed
 import SonicSwarm
 import SonicTestSupport
+import Synchronization
 import Testing
 
 /// A swarm download from peers that hold only part of the content, in one process over
@@ -23,7 +24,8 @@ struct PartialHolderDownloadTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(".holder-\(UUID()).sonic-part").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let holding = PartialHolding(manifest: manifest, path: path,
-                                     verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: pieces))
+                                     verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: pieces),
+                                     reader: { try ReadOnlyFile(path: path) })
         let partials = PartialHoldings()
         partials.add(holding)
         let listener = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(10),
@@ -101,6 +103,83 @@ struct PartialHolderDownloadTests {
         #expect(report.peers.map(\.pieces) == [Self.pieceCount / 2, Self.pieceCount / 2])
     }
 
+    @Test func aPartialHolderServingWrongBytesIsBannedAndTheFileIsStillRight() async throws {
+        let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 14)
+        let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)
+        var forged = bytes
+        for i in stride(from: 0, to: forged.count, by: 4096) { forged[i] ^= 0xFF }
+        // It claims every piece, and every one is wrong; the honest peer holds them all too.
+        let liar = try await Self.holder(of: forged, manifest: manifest, pieces: 0..<Self.pieceCount)
+        let honest = try await Self.holder(of: bytes, manifest: manifest, pieces: 0..<Self.pieceCount)
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("partial-swarm-\(UUID()).bin").path
+        defer {
+            for path in [target, liar.holding.path, honest.holding.path] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let both = [liar.server.boundAddress, honest.server.boundAddress]
+        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
+            group.addTask { try await liar.server.serve(); return nil }
+            group.addTask { try await honest.server.serve(); return nil }
+            group.addTask {
+                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: both,
+                                            partialHolders: Set(both), targetPath: target,
+                                            settings: Self.settings, logger: Logger(label: "test"))
+            }
+            var report: SwarmDownload.Report?
+            while report == nil, let next = try await group.next() { report = next }
+            group.cancelAll()
+            return try #require(report)
+        }
+        #expect(FileManager.default.contents(atPath: target) == Data(bytes))
+        #expect(report.peers[0].banned && report.peers[0].pieces == 0)
+        #expect(!report.peers[1].banned && report.peers[1].pieces == Self.pieceCount)
+    }
+
+    @Test func aResumedDownloadOffersItsVerifiedPiecesAtOnce() async throws {
+        let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 15)
+        let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("resumed-\(UUID()).bin").path
+        // An earlier run left the first half verified.
+        var partial = bytes
+        for i in (bytes.count / 2)..<bytes.count { partial[i] = 0 }
+        try Data(partial).write(to: URL(fileURLWithPath: PartialFile.partialPath(for: target)))
+        let half = PieceBitfield(pieceCount: Self.pieceCount, pieces: 0..<(Self.pieceCount / 2))
+        try ResumeRecord(contentID: manifest.contentID, verified: half).save(to: ResumeRecord.path(for: target))
+        // The peer lacks the last piece until the first progress report: the download cannot
+        // end before the test has looked at what it offers.
+        let peer = try await Self.holder(of: bytes, manifest: manifest, pieces: 0..<(Self.pieceCount - 1))
+        defer {
+            for path in [target, peer.holding.path] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let serving = PartialHoldings()
+        var settings = Self.settings
+        settings.serving = serving
+        let offered = FirstOffer()
+        let addresses = [peer.server.boundAddress]
+        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
+            group.addTask { try await peer.server.serve(); return nil }
+            group.addTask { [settings] in
+                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
+                                            partialHolders: Set(addresses), targetPath: target, settings: settings,
+                                            logger: Logger(label: "test")) { _ in
+                    // What the download offers others while it runs.
+                    offered.value.withLock { $0 = $0 ?? serving.holding(for: manifest.contentID)?.holdings }
+                    peer.holding.verified(Self.pieceCount - 1)
+                }
+            }
+            var report: SwarmDownload.Report?
+            while report == nil, let next = try await group.next() { report = next }
+            group.cancelAll()
+            return try #require(report)
+        }
+        #expect(report.reusedPieces == Self.pieceCount / 2)
+        #expect(FileManager.default.contents(atPath: target) == Data(bytes))
+        // The resumed half was offered from the start (more may have verified by then).
+        let first = try #require(offered.value.withLock { $0 })
+        #expect(half.pieces.allSatisfy(first.contains))
+        // And nothing is offered once the file is complete.
+        #expect(serving.holding(for: manifest.contentID) == nil)
+    }
+
     @Test func aPeerIsNeverAskedForAPieceItDoesNotHold() async throws {
         let bytes = SeededBytes.bytes(count: Self.pieceCount * Self.pieceSize, seed: 12)
         let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Self.pieceSize)
@@ -132,4 +211,9 @@ struct PartialHolderDownloadTests {
             #expect(!peer.banned)
         }
     }
+}
+
+/// What a download offered other peers at its first progress report.
+private final class FirstOffer: Sendable {
+    let value = Mutex<PieceBitfield?>(nil)
 }
