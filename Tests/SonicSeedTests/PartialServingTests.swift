@@ -9,7 +9,7 @@ import SonicWire
 import Testing
 
 /// A peer serving a download in progress (swarm feature) over a real loopback connection.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct PartialServingTests {
     static let pieceSize = 64 << 10
 
@@ -27,13 +27,14 @@ struct PartialServingTests {
                          _ body: @escaping @Sendable (inout FrameSession) async throws -> Void) async throws {
         let partials = PartialHoldings()
         partials.add(holding)
-        let listener = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(10),
+        // Generous timeouts: the server shares the test process's threads with every other test.
+        let listener = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(300), frameTimeout: .seconds(300),
                                                connections: .init(total: 8, perIP: 8))
         let server = try await PeerServer.bind(.init(listener: listener), library: SharedLibrary(), partials: partials,
                                                logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
-            let channel = try await Connector().connect(to: server.boundAddress)
+            let channel = try await Connector(connectTimeout: .seconds(60), idleTimeout: nil).connect(to: server.boundAddress)
             try await channel.executeThenClose { inbound, outbound in
                 var session = FrameSession(inbound: inbound, outbound: outbound)
                 _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: "test"))
