@@ -36,6 +36,19 @@ struct PartialHolderDownloadTests {
         return Holder(server: server, holding: holding)
     }
 
+    /// Runs `download` while `servers` serve, then stops them.
+    static func download(serving servers: [PeerServer],
+                         _ download: @escaping @Sendable () async throws -> SwarmDownload.Report) async throws -> SwarmDownload.Report {
+        try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
+            for server in servers { group.addTask { try await server.serve(); return nil } }
+            group.addTask { try await download() }
+            var report: SwarmDownload.Report?
+            while report == nil, let next = try await group.next() { report = next }
+            group.cancelAll()
+            return try #require(report)
+        }
+    }
+
     /// Generous: these servers share the test process's threads with every other test.
     static let settings = SwarmDownload.Settings(peerTimeout: .seconds(60))
 
@@ -50,20 +63,13 @@ struct PartialHolderDownloadTests {
         }
         let addresses = [peer.server.boundAddress]
         let everyOtherPiece = UInt64((Self.pieceCount - 1) * Self.pieceSize)
-        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
-            group.addTask { try await peer.server.serve(); return nil }
-            group.addTask {
-                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
+        let report = try await Self.download(serving: [peer.server]) {
+            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
                                             partialHolders: Set(addresses), targetPath: target,
                                             settings: Self.settings, logger: Logger(label: "test")) { progress in
                     // Everything it held has arrived: now it verifies the last piece.
                     if progress.verifiedBytes >= everyOtherPiece { peer.holding.verified(Self.pieceCount - 1) }
                 }
-            }
-            var report: SwarmDownload.Report?
-            while report == nil, let next = try await group.next() { report = next }
-            group.cancelAll()
-            return try #require(report)
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         #expect(report.peers.map(\.pieces) == [Self.pieceCount])
@@ -85,18 +91,10 @@ struct PartialHolderDownloadTests {
         var settings = Self.settings
         settings.discoveryInterval = .milliseconds(50)
         settings.discover = { both }
-        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
-            group.addTask { try await first.server.serve(); return nil }
-            group.addTask { try await later.server.serve(); return nil }
-            group.addTask { [settings] in
-                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: [both[0]],
+        let report = try await Self.download(serving: [first.server, later.server]) { [settings] in
+            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: [both[0]],
                                             partialHolders: Set(both), targetPath: target,
                                             settings: settings, logger: Logger(label: "test"))
-            }
-            var report: SwarmDownload.Report?
-            while report == nil, let next = try await group.next() { report = next }
-            group.cancelAll()
-            return try #require(report)
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         // Each peer once (the first one is not connected again), each with its half.
@@ -117,18 +115,10 @@ struct PartialHolderDownloadTests {
             for path in [target, liar.holding.path, honest.holding.path] { try? FileManager.default.removeItem(atPath: path) }
         }
         let both = [liar.server.boundAddress, honest.server.boundAddress]
-        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
-            group.addTask { try await liar.server.serve(); return nil }
-            group.addTask { try await honest.server.serve(); return nil }
-            group.addTask {
-                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: both,
+        let report = try await Self.download(serving: [liar.server, honest.server]) {
+            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: both,
                                             partialHolders: Set(both), targetPath: target,
                                             settings: Self.settings, logger: Logger(label: "test"))
-            }
-            var report: SwarmDownload.Report?
-            while report == nil, let next = try await group.next() { report = next }
-            group.cancelAll()
-            return try #require(report)
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         #expect(report.peers[0].banned && report.peers[0].pieces == 0)
@@ -156,21 +146,14 @@ struct PartialHolderDownloadTests {
         settings.serving = serving
         let offered = FirstOffer()
         let addresses = [peer.server.boundAddress]
-        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
-            group.addTask { try await peer.server.serve(); return nil }
-            group.addTask { [settings] in
-                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
+        let report = try await Self.download(serving: [peer.server]) { [settings] in
+            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
                                             partialHolders: Set(addresses), targetPath: target, settings: settings,
                                             logger: Logger(label: "test")) { _ in
                     // What the download offers others while it runs.
                     offered.value.withLock { $0 = $0 ?? serving.holding(for: manifest.contentID)?.holdings }
                     peer.holding.verified(Self.pieceCount - 1)
                 }
-            }
-            var report: SwarmDownload.Report?
-            while report == nil, let next = try await group.next() { report = next }
-            group.cancelAll()
-            return try #require(report)
         }
         #expect(report.reusedPieces == Self.pieceCount / 2)
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
@@ -191,18 +174,10 @@ struct PartialHolderDownloadTests {
             for path in [target, even.holding.path, odd.holding.path] { try? FileManager.default.removeItem(atPath: path) }
         }
         let peers = [even.server.boundAddress, odd.server.boundAddress]
-        let report = try await withThrowingTaskGroup(of: SwarmDownload.Report?.self) { group in
-            group.addTask { try await even.server.serve(); return nil }
-            group.addTask { try await odd.server.serve(); return nil }
-            group.addTask {
-                try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: peers,
+        let report = try await Self.download(serving: [even.server, odd.server]) {
+            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: peers,
                                             partialHolders: Set(peers), targetPath: target,
                                             settings: Self.settings, logger: Logger(label: "test"))
-            }
-            var report: SwarmDownload.Report?
-            while report == nil, let next = try await group.next() { report = next }
-            group.cancelAll()
-            return try #require(report)
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         // Each delivered exactly its half, and was never refused a range ("not held").
