@@ -65,11 +65,11 @@ struct PartialHolderDownloadTests {
         let everyOtherPiece = UInt64((Self.pieceCount - 1) * Self.pieceSize)
         let report = try await Self.download(serving: [peer.server]) {
             try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
-                                            partialHolders: Set(addresses), targetPath: target,
-                                            settings: Self.settings, logger: Logger(label: "test")) { progress in
-                    // Everything it held has arrived: now it verifies the last piece.
-                    if progress.verifiedBytes >= everyOtherPiece { peer.holding.verified(Self.pieceCount - 1) }
-                }
+                                        partialHolders: Set(addresses), targetPath: target,
+                                        settings: Self.settings, logger: Logger(label: "test")) { progress in
+                // Everything it held has arrived: now it verifies the last piece.
+                if progress.verifiedBytes >= everyOtherPiece { peer.holding.verified(Self.pieceCount - 1) }
+            }
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         #expect(report.peers.map(\.pieces) == [Self.pieceCount])
@@ -93,8 +93,8 @@ struct PartialHolderDownloadTests {
         settings.discover = { both }
         let report = try await Self.download(serving: [first.server, later.server]) { [settings] in
             try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: [both[0]],
-                                            partialHolders: Set(both), targetPath: target,
-                                            settings: settings, logger: Logger(label: "test"))
+                                        partialHolders: Set(both), targetPath: target,
+                                        settings: settings, logger: Logger(label: "test"))
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         // Each peer once (the first one is not connected again), each with its half.
@@ -117,8 +117,8 @@ struct PartialHolderDownloadTests {
         let both = [liar.server.boundAddress, honest.server.boundAddress]
         let report = try await Self.download(serving: [liar.server, honest.server]) {
             try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: both,
-                                            partialHolders: Set(both), targetPath: target,
-                                            settings: Self.settings, logger: Logger(label: "test"))
+                                        partialHolders: Set(both), targetPath: target,
+                                        settings: Self.settings, logger: Logger(label: "test"))
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         #expect(report.peers[0].banned && report.peers[0].pieces == 0)
@@ -148,12 +148,12 @@ struct PartialHolderDownloadTests {
         let addresses = [peer.server.boundAddress]
         let report = try await Self.download(serving: [peer.server]) { [settings] in
             try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
-                                            partialHolders: Set(addresses), targetPath: target, settings: settings,
-                                            logger: Logger(label: "test")) { _ in
-                    // What the download offers others while it runs.
-                    offered.value.withLock { $0 = $0 ?? serving.holding(for: manifest.contentID)?.holdings }
-                    peer.holding.verified(Self.pieceCount - 1)
-                }
+                                        partialHolders: Set(addresses), targetPath: target, settings: settings,
+                                        logger: Logger(label: "test")) { _ in
+                // What the download offers others while it runs.
+                offered.value.withLock { $0 = $0 ?? serving.holding(for: manifest.contentID)?.holdings }
+                peer.holding.verified(Self.pieceCount - 1)
+            }
         }
         #expect(report.reusedPieces == Self.pieceCount / 2)
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
@@ -176,8 +176,8 @@ struct PartialHolderDownloadTests {
         let peers = [even.server.boundAddress, odd.server.boundAddress]
         let report = try await Self.download(serving: [even.server, odd.server]) {
             try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: peers,
-                                            partialHolders: Set(peers), targetPath: target,
-                                            settings: Self.settings, logger: Logger(label: "test"))
+                                        partialHolders: Set(peers), targetPath: target,
+                                        settings: Self.settings, logger: Logger(label: "test"))
         }
         #expect(FileManager.default.contents(atPath: target) == Data(bytes))
         // Each delivered exactly its half, and was never refused a range ("not held").
