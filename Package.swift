@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Only the PostgreSQL index store uses it (SonicIndexPostgres); it adds minutes to a clean build.
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // System zlib (zlib1g-dev), used for per-block deflate on the wire.
@@ -87,6 +89,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The index's PostgreSQL store: many index processes sharing one database.
+        .target(
+            name: "SonicIndexPostgres",
+            dependencies: [
+                "SonicIndex", "SonicWire", "SonicCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The upload side: folder scan, manifest cache, peer server, index announcer.
         .target(
             name: "SonicSeed",
@@ -128,8 +142,12 @@ let package = Package(
         .target(name: "SonicTestSupport", dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: strict),
 
-        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicCLI", "SonicCore", argumentParser, logging],
-                          swiftSettings: strict),
+        .executableTarget(
+            name: "sonic-index",
+            dependencies: ["SonicIndex", "SonicIndexPostgres", "SonicCLI", "SonicCore", argumentParser, logging,
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict
+        ),
         .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicCLI", "SonicCore", argumentParser, logging],
                           swiftSettings: strict),
         .executableTarget(
@@ -159,6 +177,13 @@ let package = Package(
         .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression", .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),
         .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex", "SonicCore", "SonicWire"], swiftSettings: strict),
+        .testTarget(
+            name: "SonicIndexPostgresTests",
+            dependencies: ["SonicIndexPostgres", "SonicIndex", "SonicCore", "SonicWire", "SonicTestSupport", logging,
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SonicNetTests",
             dependencies: ["SonicNet", "SonicCore", "SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
