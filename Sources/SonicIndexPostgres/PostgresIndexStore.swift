@@ -53,6 +53,8 @@ public final class PostgresIndexStore: IndexStore, Service {
     /// Which sessions this process serves and which names each shares (no file details):
     /// what checking a registration against the limits needs, with the memory store's rules.
     let sessions: Mutex<SessionTable>
+    /// The sessions that have a row in `sonic_sessions` (those that serve files).
+    let sessionsWithRows = Mutex(Set<UInt64>())
     /// This process's row id, once ``run()`` has created it.
     let processID = ReadinessGate<Int64>()
     /// Tests set it to stand for a process that stalls: its heartbeat stops being refreshed,
@@ -138,20 +140,25 @@ public final class PostgresIndexStore: IndexStore, Service {
 
     // MARK: Sessions
 
+    /// A session that serves nothing (a client that only searches or downloads) gets no row:
+    /// it cannot register files, and searches need only its number to leave its files out.
     public func connect(_ session: UInt64, address: Endpoint?) async throws {
         let process = try await processID.value()
         _ = sessions.withLock { $0.connect(session, address: address) }
-        let port = address.map { Int32($0.port) }
+        guard let address else { return }
+        sessionsWithRows.withLock { _ = $0.insert(session) }
         try await client.query(
             """
-            INSERT INTO sonic_sessions (process, session, host, port) VALUES (\(process), \(Int64(bitPattern: session)), \(address?.host), \(port))
+            INSERT INTO sonic_sessions (process, session, host, port)
+            VALUES (\(process), \(Int64(bitPattern: session)), \(address.host), \(Int32(address.port)))
             ON CONFLICT (process, session) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port
             """, logger: logger)
     }
 
     public func disconnect(_ session: UInt64) async {
-        let known = sessions.withLock { !$0.disconnect(session).isEmpty }
-        guard known, let process = processID.current else { return }
+        _ = sessions.withLock { $0.disconnect(session) }
+        let hadRow = sessionsWithRows.withLock { $0.remove(session) != nil }
+        guard hadRow, let process = processID.current else { return }
         do {
             try await client.query(
                 "DELETE FROM sonic_sessions WHERE process = \(process) AND session = \(Int64(bitPattern: session))", logger: logger)

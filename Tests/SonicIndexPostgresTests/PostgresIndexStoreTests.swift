@@ -10,7 +10,9 @@ import Testing
 /// The PostgreSQL store against a private server: the same answers as the memory store, and
 /// shared soft state between stores on one database.
 // Needs Debian's postgresql (initdb, pg_ctl); .ci/run installs it, so CI always runs these.
-@Suite(.enabled(if: PostgresCluster.isInstalled, "PostgreSQL is not installed (apt-get install postgresql)"),
+// Serialized: each test starts its own server, and several at once would load the 2 cores
+// that the rest of the suite's timing-sensitive tests share.
+@Suite(.serialized, .enabled(if: PostgresCluster.isInstalled, "PostgreSQL is not installed (apt-get install postgresql)"),
        .timeLimit(.minutes(3)))
 struct PostgresIndexStoreTests {
     /// Random registrations, departures and queries, applied to the memory store's registry
@@ -170,7 +172,8 @@ struct PostgresIndexStoreTests {
                     // The doomed store stalls: its heartbeat is no longer refreshed, and is dated
                     // back so that the survivor's next sweep finds it stale.
                     doomed.heartbeatPaused.store(true, ordering: .relaxed)
-                    try fixture.cluster.sql("UPDATE sonic_index_processes SET heartbeat = now() - interval '1 hour' WHERE id = (SELECT max(id) FROM sonic_index_processes)")
+                    let doomedID = try await doomed.processID.value()
+                    try fixture.cluster.sql("UPDATE sonic_index_processes SET heartbeat = now() - interval '1 hour' WHERE id = \(doomedID)")
                     try await Self.waitUntil("the survivor expired the silent store") {
                         try await survivor.search(song, excluding: 1).total == 0
                     }
