@@ -64,13 +64,13 @@ struct IndexBenchmark: AsyncParsableCommand {
         var storeURL: String?
         var cluster: PostgresCluster?
         if store == "postgres" {
-            cluster = try PostgresCluster.start()
+            cluster = try PostgresCluster.startNow()
             storeURL = cluster?.url()
         } else if store != "memory" {
             storeURL = store
         }
         // The index (stopped by `programs`) must be gone before its database.
-        defer { programs.stopAll(); cluster?.stop() }
+        defer { programs.stopAll(); cluster?.stopNow() }
         let storeArguments = storeURL.map { ["--store", $0] } ?? []
         let (result, signal) = try await runCancellingOnSignal {
             try await measure(binaries: binaries, programs: programs, storeArguments: storeArguments)

@@ -45,8 +45,30 @@ public final class PostgresCluster: Sendable {
         "postgres://\(Self.user)@127.0.0.1:\(port)/\(database)"
     }
 
+    /// Creates and starts a cluster, then runs `body` with it and stops it, whether `body`
+    /// succeeds or throws.
+    public static func with<Value>(_ body: (PostgresCluster) async throws -> Value) async throws -> Value {
+        let cluster = try await start()
+        do {
+            let value = try await body(cluster)
+            await cluster.stop()
+            return value
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+    }
+
     /// Creates and starts a cluster. Throws when PostgreSQL is not installed or does not start.
-    public static func start() throws -> PostgresCluster {
+    ///
+    /// The programs run on a thread of their own: waiting seconds for `initdb` on one of the
+    /// few threads that run Swift tasks would starve every other test of the process.
+    public static func start() async throws -> PostgresCluster {
+        try await offloaded { try startNow() }
+    }
+
+    /// ``start()`` for synchronous callers (a benchmark's command line).
+    public static func startNow() throws -> PostgresCluster {
         guard let bin = binDirectory else { throw ProcessFailure("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)") }
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("sonic-pg-\(UUID().uuidString.prefix(8))")
@@ -71,24 +93,32 @@ public final class PostgresCluster: Sendable {
         throw lastError ?? ProcessFailure("PostgreSQL did not start")
     }
 
-    /// Creates an empty database on this server.
-    public func createDatabase(_ name: String) throws {
-        try Self.run(bin.appendingPathComponent("createdb"),
-                     ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, name])
-    }
-
     /// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output.
     @discardableResult
-    public func sql(_ statement: String, database: String = "postgres") throws -> String {
-        try Self.run(bin.appendingPathComponent("psql"),
-                     ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-X", "-q", "-A", "-t",
-                      "-v", "ON_ERROR_STOP=1", "-c", statement])
+    public func sql(_ statement: String, database: String = "postgres") async throws -> String {
+        let (psql, port) = (bin.appendingPathComponent("psql"), port)
+        return try await Self.offloaded {
+            try Self.run(psql, ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-X", "-q", "-A", "-t",
+                                "-v", "ON_ERROR_STOP=1", "-c", statement])
+        }
     }
 
     /// Stops the server (fast shutdown: open sessions are ended) and removes its folder.
-    public func stop() {
+    public func stop() async {
+        _ = try? await Self.offloaded { self.stopNow() }
+    }
+
+    /// ``stop()`` for synchronous callers.
+    public func stopNow() {
         _ = try? pgctl(["stop", "-m", "fast", "-w", "-t", "60"])
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs blocking `work` on a new thread, not on one of the threads that run Swift tasks.
+    private static func offloaded<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
     }
 
     private func pgctl(_ arguments: [String]) throws {

@@ -23,7 +23,7 @@ struct SharedIndexTests {
         let stateDirectory: URL
 
         init() async throws {
-            cluster = try PostgresCluster.start()
+            cluster = try await PostgresCluster.start()
             do {
                 stateDirectory = try Harness.temporaryDirectory("state")
                 var indexes: [Program] = []
@@ -36,7 +36,7 @@ struct SharedIndexTests {
                 for index in indexes { addresses.append(try await index.listeningAddress()) }
                 self.addresses = addresses
             } catch {
-                cluster.stop()
+                await cluster.stop()
                 throw error
             }
         }
@@ -72,7 +72,7 @@ struct SharedIndexTests {
         private func stopAll() async {
             for seeder in seeders { await seeder.stop() }
             for index in indexes { await index.stop() }
-            cluster.stop()
+            await cluster.stop()
             try? FileManager.default.removeItem(at: stateDirectory)
         }
     }

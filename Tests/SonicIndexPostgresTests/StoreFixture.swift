@@ -17,8 +17,13 @@ final class StoreFixture: Sendable {
         return logger
     }()
 
-    init() throws {
-        cluster = try PostgresCluster.start()
+    init(cluster: PostgresCluster) {
+        self.cluster = cluster
+    }
+
+    /// Runs `body` with a fixture on a new private server, stopped afterwards.
+    static func with(_ body: (StoreFixture) async throws -> Void) async throws {
+        try await PostgresCluster.with { cluster in try await body(StoreFixture(cluster: cluster)) }
     }
 
     /// Runs `body` with a store on `database` (created if new), then shuts the store down.
@@ -68,7 +73,6 @@ final class StoreFixture: Sendable {
         }
     }
 
-    func stop() { cluster.stop() }
 }
 
 /// Deterministic random numbers (SplitMix64), so that a failing seed can be run again.
