@@ -63,12 +63,15 @@ public final class PostgresCluster: Sendable {
     ///
     /// The programs run on a thread of their own: waiting seconds for `initdb` on one of the
     /// few threads that run Swift tasks would starve every other test of the process.
-    public static func start() async throws -> PostgresCluster {
-        try await offloaded { try startNow() }
+    ///
+    /// With `lowPriority` (tests), the server runs under `nice`: the machine's few cores then
+    /// go first to the test process and its timing-sensitive neighbours.
+    public static func start(lowPriority: Bool = true) async throws -> PostgresCluster {
+        try await offloaded { try startNow(lowPriority: lowPriority) }
     }
 
     /// ``start()`` for synchronous callers (a benchmark's command line).
-    public static func startNow() throws -> PostgresCluster {
+    public static func startNow(lowPriority: Bool = false) throws -> PostgresCluster {
         guard let bin = binDirectory else { throw ProcessFailure("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)") }
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("sonic-pg-\(UUID().uuidString.prefix(8))")
@@ -76,13 +79,13 @@ public final class PostgresCluster: Sendable {
         if asRoot { try run(URL(fileURLWithPath: "/bin/chown"), ["-R", "\(user):\(user)", directory.path], asPostgres: false) }
         let data = directory.appendingPathComponent("data").path
         try run(bin.appendingPathComponent("initdb"),
-                ["-D", data, "-U", user, "-E", "UTF8", "--locale=C", "-A", "trust", "--no-sync"])
+                ["-D", data, "-U", user, "-E", "UTF8", "--locale=C", "-A", "trust", "--no-sync"], nice: lowPriority)
         // A port is free when asked and may be taken before the server binds it: try a few.
         var lastError: (any Error)?
         for _ in 0..<5 {
             let cluster = PostgresCluster(directory: directory, port: try freeLoopbackPort(), bin: bin)
             do {
-                try cluster.pgctl(["start", "-w", "-t", "60", "-l", cluster.logFile.path, "-o",
+                try cluster.pgctl(nice: lowPriority, ["start", "-w", "-t", "60", "-l", cluster.logFile.path, "-o",
                                    "-p \(cluster.port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory.path) -c fsync=off -c synchronous_commit=off -c full_page_writes=off"])
                 return cluster
             } catch {
@@ -121,9 +124,9 @@ public final class PostgresCluster: Sendable {
         }
     }
 
-    private func pgctl(_ arguments: [String]) throws {
+    private func pgctl(nice: Bool = false, _ arguments: [String]) throws {
         try Self.run(bin.appendingPathComponent("pg_ctl"), ["-D", dataDirectory.path] + arguments,
-                     logOnFailure: logFile)
+                     nice: nice, logOnFailure: logFile)
     }
 
     private static var asRoot: Bool { geteuid() == 0 }
@@ -135,11 +138,12 @@ public final class PostgresCluster: Sendable {
     /// the server running, and the server would inherit the descriptor by which `Process`
     /// learns that its child ended, so `Process` would wait for the server too.
     @discardableResult
-    private static func run(_ program: URL, _ arguments: [String], asPostgres: Bool = true,
+    private static func run(_ program: URL, _ arguments: [String], asPostgres: Bool = true, nice: Bool = false,
                             logOnFailure: URL? = nil) throws -> String {
-        let argv = asPostgres && asRoot
+        var argv = asPostgres && asRoot
             ? ["/usr/sbin/runuser", "-u", user, "--", program.path] + arguments
             : [program.path] + arguments
+        if nice { argv = ["/usr/bin/nice", "-n", "10"] + argv }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-pg-out-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
         let status = try spawnAndWait(argv, output: output.path)
