@@ -163,8 +163,10 @@ public final class PostgresIndexStore: IndexStore, Service {
             try await client.query(
                 "DELETE FROM sonic_sessions WHERE process = \(process) AND session = \(Int64(bitPattern: session))", logger: logger)
         } catch {
-            // The rows go with this process's row: at shutdown, or when it stops beating.
-            logger.warning("could not remove a session", metadata: ["error": "\(String(reflecting: error))"])
+            // The rows go with this process's row: at shutdown (when the sessions' tasks are
+            // cancelled, hence no warning then), or when it stops beating.
+            logger.log(level: error is CancellationError ? .debug : .warning, "could not remove a session",
+                       metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 }
