@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        // Only the PostgreSQL index store uses it (SonicIndexPostgres); it adds minutes to a clean build.
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // System zlib (zlib1g-dev), used for per-block deflate on the wire.
@@ -85,6 +87,18 @@ let package = Package(
             name: "SonicIndex",
             dependencies: [
                 "SonicNet", "SonicWire", "SonicCore", "CSystemShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The index's PostgreSQL store: many index processes sharing one database.
+        .target(
+            name: "SonicIndexPostgres",
+            dependencies: [
+                "SonicIndex", "SonicWire", "SonicCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,9 +163,12 @@ let package = Package(
         .target(name: "SonicTestSupport", dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: strict),
 
-        .executableTarget(name: "sonic-index", dependencies: ["SonicIndex", "SonicWeb", "SonicCLI", "SonicCore", argumentParser, logging,
-                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-                          swiftSettings: strict),
+        .executableTarget(
+            name: "sonic-index",
+            dependencies: ["SonicIndex", "SonicIndexPostgres", "SonicWeb", "SonicCLI", "SonicCore", argumentParser, logging,
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict
+        ),
         .executableTarget(name: "sonic-seed", dependencies: ["SonicSeed", "SonicWeb", "SonicCLI", "SonicCore", argumentParser, logging,
                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                           swiftSettings: strict),
@@ -182,6 +199,13 @@ let package = Package(
         .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression", .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),
         .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex", "SonicCore", "SonicWire"], swiftSettings: strict),
+        .testTarget(
+            name: "SonicIndexPostgresTests",
+            dependencies: ["SonicIndexPostgres", "SonicIndex", "SonicCore", "SonicWire", "SonicTestSupport", logging,
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SonicNetTests",
             dependencies: ["SonicNet", "SonicCore", "SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),

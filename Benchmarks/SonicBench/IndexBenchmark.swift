@@ -20,7 +20,9 @@ struct IndexBenchmark: AsyncParsableCommand {
             and keyword searches (first page of 100) alone, and again while --searchers \
             clients search in a loop, timing heartbeats and registrations meanwhile. \
             Names are `ARTIST/GENRE MOOD #N.mp3`: an artist word is in 1 name of 370, a genre \
-            and mood pair in 1 of 370 too.
+            and mood pair in 1 of 370 too. With --store postgres the index keeps its files in a \
+            private PostgreSQL server started for the run (the index RSS then leaves out the \
+            database's memory).
             """)
 
     @Option(help: "Seeder sessions.")
@@ -35,6 +37,9 @@ struct IndexBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds the storm lasts.")
     var stormSeconds = 10
 
+    @Option(help: "The index's store: memory, postgres (a private PostgreSQL server started for the run), or a postgres:// URL.")
+    var store = "memory"
+
     @Flag(help: "Print the results as JSON.")
     var json = false
 
@@ -48,13 +53,28 @@ struct IndexBenchmark: AsyncParsableCommand {
         }
         guard (0...200).contains(searchers) else { throw ValidationError("--searchers must be 0...200") }
         guard (1...300).contains(stormSeconds) else { throw ValidationError("--storm-seconds must be 1...300") }
+        guard store == "memory" || store == "postgres" || store.hasPrefix("postgres://") else {
+            throw ValidationError("--store must be memory, postgres or postgres://USER@HOST:PORT/DB")
+        }
     }
 
     func run() async throws {
         let binaries = try Binaries.locate(override: binDir)
         let programs = ProgramSet()
-        defer { programs.stopAll() }
-        let (result, signal) = try await runCancellingOnSignal { try await measure(binaries: binaries, programs: programs) }
+        var storeURL: String?
+        var cluster: PostgresCluster?
+        if store == "postgres" {
+            cluster = try PostgresCluster.startNow()
+            storeURL = cluster?.url()
+        } else if store != "memory" {
+            storeURL = store
+        }
+        // The index (stopped by `programs`) must be gone before its database.
+        defer { programs.stopAll(); cluster?.stopNow() }
+        let storeArguments = storeURL.map { ["--store", $0] } ?? []
+        let (result, signal) = try await runCancellingOnSignal {
+            try await measure(binaries: binaries, programs: programs, storeArguments: storeArguments)
+        }
         if signal != nil { throw ExitCode(130) }
         if let result { report(result) }
     }
@@ -70,13 +90,13 @@ struct IndexBenchmark: AsyncParsableCommand {
         var stormSearches = 0
     }
 
-    private func measure(binaries: Binaries, programs: ProgramSet) async throws -> Result {
+    private func measure(binaries: Binaries, programs: ProgramSet, storeArguments: [String]) async throws -> Result {
         let names = BenchNames(filesPerPeer: filesPerPeer)
         let connections = peers + searchers + 100
         let index = programs.add(try RunningProgram(binaries, "sonic-index", [
             "--port", "0", "--log-level", "warning", "--heartbeat-timeout", "1h",
             "--max-connections", "\(connections)", "--max-connections-per-ip", "\(connections)",
-        ]))
+        ] + storeArguments))
         let address = try await index.listeningAddress()
         var result = Result(files: peers * filesPerPeer)
 
@@ -227,6 +247,7 @@ struct IndexBenchmark: AsyncParsableCommand {
                                 ("p99_ms", .number(l.p99.rounded(to: 3))), ("max_ms", .number(l.maximum.rounded(to: 3)))])
             }
             Console.out(JSONValue.object([
+                ("store", .string(store == "memory" ? "memory" : "postgres")),
                 ("peers", .number(Double(peers))), ("files_per_peer", .number(Double(filesPerPeer))),
                 ("files", .number(Double(result.files))), ("searchers", .number(Double(searchers))),
                 ("registration_seconds", .number(result.registrationSeconds.rounded(to: 3))),
@@ -239,6 +260,7 @@ struct IndexBenchmark: AsyncParsableCommand {
             ]).text)
             return
         }
+        Console.out("store: \(store == "memory" ? "memory" : "postgres")")
         Console.out("\(result.files) files from \(peers) sessions: registered and searchable in "
             + "\(formatFixed(result.registrationSeconds, decimals: 2)) s; index RSS \(formatFixed(Double(result.residentBytes) / mib, decimals: 1)) MiB "
             + "(peak \(formatFixed(Double(result.peakResidentBytes) / mib, decimals: 1)) MiB)")

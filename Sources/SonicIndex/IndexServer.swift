@@ -9,10 +9,9 @@ import Synchronization
 /// The central index: accepts peer sessions and answers REGISTER, UNREGISTER, HEARTBEAT,
 /// SEARCH and EXIT. Stores no file data.
 ///
-/// Sessions update a ``SessionTable`` under a lock held only for that update; the changes it
-/// returns go, in order, to the ``SearchLoop``, which owns the ``SearchIndex`` and answers
-/// searches on its own task. A search storm therefore never holds up a registration or a
-/// heartbeat.
+/// What it knows lives in an ``IndexStore``: by default a ``MemoryIndexStore`` (its search
+/// storms never hold up a registration or a heartbeat), or a store shared by many index
+/// processes.
 public final class IndexServer: Service, Sendable {
     public struct Configuration: Sendable {
         /// Where to listen and how to protect connections. Its idle timeout is the heartbeat
@@ -31,39 +30,40 @@ public final class IndexServer: Service, Sendable {
 
     public let configuration: Configuration
     public let listener: ServerListener
-    private let sessions: Mutex<SessionTable>
-    private let searchLoop: SearchLoop
+    public let store: any IndexStore
     private let sessionCounter = Atomic<UInt64>(0)
     private let searchCounter = Atomic<UInt64>(0)
     private let logger: Logger
 
     public var boundAddress: Endpoint { listener.boundAddress }
 
-    private init(configuration: Configuration, listener: ServerListener, logger: Logger) {
+    private init(configuration: Configuration, listener: ServerListener, store: any IndexStore, logger: Logger) {
         self.configuration = configuration
         self.listener = listener
-        self.sessions = Mutex(SessionTable(limits: configuration.limits))
-        self.searchLoop = SearchLoop(limits: configuration.limits)
+        self.store = store
         self.logger = logger
     }
 
-    /// Binds the listening socket; call ``run()`` to serve.
-    public static func bind(_ configuration: Configuration, logger: Logger) async throws -> IndexServer {
+    /// Binds the listening socket; call ``run()`` to serve. Without a `store`, the index is
+    /// kept in memory (``MemoryIndexStore``).
+    public static func bind(_ configuration: Configuration, store: (any IndexStore)? = nil,
+                            logger: Logger) async throws -> IndexServer {
         let listener = try await ServerListener.bind(configuration.listener)
-        return IndexServer(configuration: configuration, listener: listener, logger: logger)
+        return IndexServer(configuration: configuration, listener: listener,
+                           store: store ?? MemoryIndexStore(limits: configuration.limits), logger: logger)
     }
 
     public func run() async throws {
         var failure: (any Error)?
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.searchLoop.run() }
+            group.addTask { await self.store.serve() }
             do {
                 try await listener.serveUntilShutdown { connection in await self.handle(connection) }
             } catch {
                 failure = error
             }
-            // Every session has ended: let the search loop finish what is queued and stop.
-            searchLoop.finish()
+            // Every session has ended: let the store finish what is queued and stop.
+            store.finishServing()
         }
         if let failure { throw failure }
         logger.info("index stopped")
@@ -72,10 +72,8 @@ public final class IndexServer: Service, Sendable {
     /// Search requests answered since the start (the web status and metrics).
     public var searchesServed: UInt64 { searchCounter.load(ordering: .relaxed) }
 
-    /// Sessions and files currently known (for logs and tests).
-    public var counts: (sessions: Int, files: Int) {
-        sessions.withLock { ($0.sessionCount, $0.fileCount) }
-    }
+    /// Sessions and files of this process (for the web status, logs and tests).
+    public var counts: (sessions: Int, files: Int) { store.localCounts }
 
     private func handle(_ connection: FrameChannel) async {
         let id = sessionCounter.add(1, ordering: .relaxed).newValue
@@ -83,30 +81,16 @@ public final class IndexServer: Service, Sendable {
         logger[metadataKey: "peer"] = "\(id)"
         let remoteIP = connection.remoteIP
         logger.info("connected", metadata: ["from": "\(connection.remoteDescription)"])
-        defer {
-            update { $0.disconnect(id) }
-            logger.info("disconnected; its files are forgotten")
-        }
         await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.listener.secret,
                                      logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
-            update { $0.connect(id, address: address) }
+            try await store.connect(id, address: address)
             logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")"])
             try await converse(&session, id: id, logger: logger)
         }
-    }
-
-    /// Applies one event to the session table and queues its changes for the search loop,
-    /// under the table's lock so that changes reach the loop in the order they happened.
-    /// Returns how many changes there were.
-    @discardableResult
-    private func update(_ event: (inout SessionTable) -> [IndexChange]) -> Int {
-        sessions.withLock { table in
-            let changes = event(&table)
-            searchLoop.submit(changes)
-            return changes.count
-        }
+        await store.disconnect(id)
+        logger.info("disconnected; its files are forgotten")
     }
 
     private func converse(_ session: inout FrameSession, id: UInt64, logger: Logger) async throws {
@@ -114,34 +98,39 @@ public final class IndexServer: Service, Sendable {
             let message = try await session.receive()
             switch message {
             case .register(let files):
-                let outcome = sessions.withLock { table in
-                    Result { () throws(SessionTable.RegistrationError) in
-                        searchLoop.submit(try table.register(id, files: files))
-                    }
-                }
-                switch outcome {
-                case .success:
+                do {
+                    try await store.register(id, files: files)
                     logger.info("registered \(files.count) file(s)", metadata: ["first": "\(files.first?.name ?? "")"])
                     try await session.send(.ok)
-                case .failure(let error):
+                } catch let error as SessionTable.RegistrationError {
                     logger.notice("registration refused", metadata: ["error": "\(error)"])
                     try await session.send(.error(ErrorMessage(.limitExceeded, error.description)))
+                } catch {
+                    try await session.send(.error(storeFailure(error, logger: logger)))
                 }
             case .unregister(let names):
-                let removed = update { $0.unregister(id, names: names) }
-                logger.info("unregistered \(removed) of \(names.count) file(s)")
-                try await session.send(.ok)
+                do {
+                    let removed = try await store.unregister(id, names: names)
+                    logger.info("unregistered \(removed) of \(names.count) file(s)")
+                    try await session.send(.ok)
+                } catch {
+                    try await session.send(.error(storeFailure(error, logger: logger)))
+                }
             case .heartbeat:
                 // Liveness is the connection's: any frame resets its idle timer, and a session
-                // silent for --heartbeat-timeout is closed, which forgets its files (`defer` above).
+                // silent for --heartbeat-timeout is closed, which forgets its files (`handle`).
                 try await session.send(.ok)
             case .search(let request):
-                let results = await searchLoop.search(request, excluding: id)
-                searchCounter.add(1, ordering: .relaxed)
-                logger.info("search", metadata: [
-                    "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",
-                ])
-                try await session.send(.searchResults(results))
+                do {
+                    let results = try await store.search(request, excluding: id)
+                    searchCounter.add(1, ordering: .relaxed)
+                    logger.info("search", metadata: [
+                        "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",
+                    ])
+                    try await session.send(.searchResults(results))
+                } catch {
+                    try await session.send(.error(storeFailure(error, logger: logger)))
+                }
             case .exit:
                 logger.info("exit")
                 return
@@ -149,5 +138,12 @@ public final class IndexServer: Service, Sendable {
                 throw ErrorMessage(.unexpectedMessage, "\(message.kind) is not an index command")
             }
         }
+    }
+
+    /// The answer to a request the store could not serve (its database unreachable, say): the
+    /// session stays open, and the peer may retry or ask another index.
+    private func storeFailure(_ error: any Error, logger: Logger) -> ErrorMessage {
+        logger.error("index store failed", metadata: ["error": "\(String(reflecting: error))"])
+        return ErrorMessage(.internalError, "the index store failed; try again or ask another index")
     }
 }

@@ -371,7 +371,9 @@ struct SwarmPolicy: Sendable {
     /// Rule one of ``TailPolicy``, with this download's numbers: whether `peer`, owing
     /// `queuedBytes` (all it owes, by default), should take one of `unassignedPieces`.
     private func shouldStart(_ peer: PeerID, queuedBytes: Int? = nil, unassignedPieces: Int? = nil) -> Bool {
-        guard let rate = rates.rate(of: peer) else { return true }
+        // The rule assumes any other peer can fetch any piece: not so with partial holders,
+        // where leaving a piece to the others could leave it to nobody.
+        guard scheduler.activePartialHolders == 0, let rate = rates.rate(of: peer) else { return true }
         let others = sessions.indices.filter { $0 != peer && sessions[$0].isReady && scheduler.isActive($0) }.map {
             (rate: rates.rate(of: $0), queuedBytes: Double(sessions[$0].owedBytes()))
         }

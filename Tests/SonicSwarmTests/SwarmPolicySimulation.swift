@@ -13,6 +13,8 @@ struct SwarmPolicySimulation {
         var rate: Double
         /// Pieces it lies about: it sends wrong bytes for them.
         var corruptPieces: Set<Int> = []
+        /// The pieces it holds (a partial holder's BITFIELD); nil: every piece.
+        var holdings: [Int]?
         /// Disconnects once it has sent this many bytes.
         var failsAfterBytes: Int?
         var queue: [(id: UInt32, length: Int, remaining: Int, cancelled: Bool)] = []
@@ -59,7 +61,13 @@ struct SwarmPolicySimulation {
 
     /// Runs until the policy reports the download finished, or `limit` of virtual time.
     mutating func run(limit: Duration = .seconds(600)) {
-        for peer in peers.indices { carryOut(policy.connected(peer, now: now)) }
+        for peer in peers.indices {
+            if let holdings = peers[peer].holdings {
+                carryOut(policy.holdingsArrived(from: peer, PieceBitfield(pieceCount: manifest.pieceCount, pieces: holdings),
+                                                now: now))
+            }
+            carryOut(policy.connected(peer, now: now))
+        }
         var sinceTick: Duration = .zero
         while !finished && elapsed < limit {
             elapsed += Self.step

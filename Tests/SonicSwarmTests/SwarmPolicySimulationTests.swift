@@ -61,6 +61,20 @@ struct SwarmPolicySimulationTests {
 
     }
 
+    @Test func aSlowPartialHolderIsNotLeftIdleForAFastPeerThatLacksItsPieces() {
+        // The tail rule would have the slow peer leave the last pieces to the fast one, which
+        // does not hold them: the download would never end.
+        var peers = Self.peers([20, 1])
+        let half = SwarmPolicySimulation.manifest(fileSize: 16 << 20).pieceCount / 2
+        peers[0].holdings = Array(0..<half)
+        peers[1].holdings = Array(half..<(2 * half))
+        var simulation = SwarmPolicySimulation(fileSize: 16 << 20, peers: peers)
+        simulation.run(limit: .seconds(60))
+        #expect(simulation.finished)
+        #expect(simulation.stored.count == simulation.manifest.pieceCount)
+        #expect(simulation.stored.filter { $0.value == 1 }.count == half)
+    }
+
     @Test func aLyingPeerIsBannedAndItsPiecesComeFromTheOthers() {
         var peers = Self.peers([20, 20, 20])
         peers[1].corruptPieces = Set(0..<1_000)
