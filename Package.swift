@@ -198,7 +198,8 @@ let package = Package(
         ),
         .testTarget(name: "SonicCompressionTests", dependencies: ["SonicCompression", .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),
-        .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex", "SonicCore", "SonicWire"], swiftSettings: strict),
+        .testTarget(name: "SonicIndexTests", dependencies: ["SonicIndex", "SonicCore", "SonicWire", "SonicTestSupport"],
+                    swiftSettings: strict),
         .testTarget(
             name: "SonicIndexPostgresTests",
             dependencies: ["SonicIndexPostgres", "SonicIndex", "SonicCore", "SonicWire", "SonicTestSupport", logging,

@@ -22,7 +22,7 @@ struct PostgresIndexStoreTests {
         try await StoreFixture.with { fixture in
             let limits = IndexLimits(maximumResultsPerPage: 7)
             let compared = try await fixture.withStore(limits: limits) { store in
-                var g = SeededGenerator(state: seed)
+                var g = SeededBytes(seed: seed)
                 var oracle = IndexRegistry(limits: limits)
                 var connected = Set<UInt64>()
                 var knownNames: [String] = []
@@ -66,7 +66,7 @@ struct PostgresIndexStoreTests {
         }
     }
 
-    static func randomRequest(_ g: inout SeededGenerator, names: [String]) -> SearchRequest {
+    static func randomRequest(_ g: inout SeededBytes, names: [String]) -> SearchRequest {
         let offset = UInt32.random(in: 0...3, using: &g), limit = UInt32.random(in: 1...10, using: &g)
         if Bool.random(using: &g), let name = names.randomElement(using: &g) {
             let query = Bool.random(using: &g) ? SharedName.baseName(name) : name
@@ -89,7 +89,7 @@ struct PostgresIndexStoreTests {
     @Test func pagesWalkTheWholeResultOnceInOrder() async throws {
         try await StoreFixture.with { fixture in
             try await fixture.withStore { store in
-                var g = SeededGenerator(state: 7)
+                var g = SeededBytes(seed: 7)
                 for session in UInt64(1)...4 {
                     try await store.connect(session, address: Endpoint(host: "127.0.0.1", port: 9000 + Int(session)))
                     let files = (0..<60).map { i in

@@ -75,18 +75,6 @@ final class StoreFixture: Sendable {
 
 }
 
-/// Deterministic random numbers (SplitMix64), so that a failing seed can be run again.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 enum Files {
     /// Name pieces: accents, other scripts, ligatures, repeats, LIKE's own `%` and `_`.
     static let fragments = [
@@ -94,7 +82,7 @@ enum Files {
         "ωμεγα", "東京", "ﬁle", "file", "🎵", "mp3", "MP3", ".", "-", " ", "/", "x", "İstanbul", "50%", "a_b", "\\",
     ]
 
-    static func randomName(_ g: inout SeededGenerator) -> String {
+    static func randomName(_ g: inout SeededBytes) -> String {
         var name = ""
         for _ in 0..<Int.random(in: 1...5, using: &g) { name += fragments.randomElement(using: &g)! }
         name = name.trimmingPrefix(while: { $0 == "/" || $0 == " " }).description

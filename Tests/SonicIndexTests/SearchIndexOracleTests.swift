@@ -1,3 +1,4 @@
+import SonicTestSupport
 import SonicCore
 @testable import SonicIndex
 import SonicWire
@@ -51,25 +52,15 @@ import Testing
         "straße", "Ωμέγα", "ωμεγα", "東京", "ﬁle", "file", "🎵", "mp3", "MP3", ".", "-", " ", " ", "/", "x", "İstanbul",
     ]
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
-    static func randomName(_ g: inout Generator) -> String {
+    static func randomName(_ g: inout SeededBytes) -> String {
         var name = ""
         for _ in 0..<Int.random(in: 1...5, using: &g) { name += fragments.randomElement(using: &g)! }
         name = name.trimmingPrefix(while: { $0 == "/" || $0 == " " }).description
         return SharedName.isSafe(name) ? name : "plain"
     }
 
-    static func randomQuery(_ g: inout Generator, names: [String]) -> String {
+    static func randomQuery(_ g: inout SeededBytes, names: [String]) -> String {
         switch Int.random(in: 0..<6, using: &g) {
         case 0: return ""
         case 1: return "   "
@@ -91,7 +82,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4])
     func keywordAndExactSearchAgreeWithTheOracle(seed: UInt64) throws {
-        var g = Generator(state: seed)
+        var g = SeededBytes(seed: seed)
         var registry = IndexRegistry(limits: .init(maximumResultsPerPage: 7))
         var model = Model()
         var knownNames: [String] = []
@@ -163,7 +154,7 @@ import Testing
     }
 
     @Test func pagesWalkTheWholeResultOnceInOrder() throws {
-        var g = Generator(state: 99)
+        var g = SeededBytes(seed: 99)
         var registry = IndexRegistry()
         var model = Model()
         for session in UInt64(1)...6 {
