@@ -120,6 +120,7 @@ struct WebAPITests {
 
             let text = try await events
             #expect(text.contains("event: download"))
+            #expect(text.contains("event: peers"), "the peers found for the download are announced")
             #expect(text.contains("\"state\":\"running\""))
 
             let list = try await web.http.get("/api/v1/downloads").json["downloads"] as? [[String: Any]] ?? []
