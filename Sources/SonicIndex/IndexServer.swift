@@ -81,19 +81,23 @@ public final class IndexServer: Service, Sendable {
         logger[metadataKey: "peer"] = "\(id)"
         let remoteIP = connection.remoteIP
         logger.info("connected", metadata: ["from": "\(connection.remoteDescription)"])
-        await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.listener.secret,
-                                     logger: logger) { session, hello in
+        await ServerConversation.run(connection, sessionID: id, features: Self.features,
+                                     secret: configuration.listener.secret, logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
             try await store.connect(id, address: address)
             logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")"])
-            try await converse(&session, id: id, logger: logger)
+            try await converse(&session, id: id, features: hello.features.intersection(Self.features), logger: logger)
         }
         await store.disconnect(id)
         logger.info("disconnected; its files are forgotten")
     }
 
-    private func converse(_ session: inout FrameSession, id: UInt64, logger: Logger) async throws {
+    /// What the index offers in WELCOME: the swarm feature (partial holders: PARTIAL, and
+    /// RESULTS listing them to the sessions that negotiated it).
+    static let features: Features = [.swarm]
+
+    private func converse(_ session: inout FrameSession, id: UInt64, features: Features, logger: Logger) async throws {
         while true {
             let message = try await session.receive()
             switch message {
@@ -116,13 +120,28 @@ public final class IndexServer: Service, Sendable {
                 } catch {
                     try await session.send(.error(storeFailure(error, logger: logger)))
                 }
+            case .partial(let contents) where features.contains(.swarm):
+                do {
+                    try await store.announcePartial(id, contents: contents)
+                    logger.info("holds \(contents.count) content(s) in part")
+                    try await session.send(.ok)
+                } catch let error as PartialHolderTable.AnnouncementError {
+                    logger.notice("partial holdings refused", metadata: ["error": "\(error)"])
+                    try await session.send(.error(ErrorMessage(.limitExceeded, error.description)))
+                } catch {
+                    try await session.send(.error(storeFailure(error, logger: logger)))
+                }
             case .heartbeat:
                 // Liveness is the connection's: any frame resets its idle timer, and a session
                 // silent for --heartbeat-timeout is closed, which forgets its files (`handle`).
                 try await session.send(.ok)
             case .search(let request):
                 do {
-                    let results = try await store.search(request, excluding: id)
+                    var results = try await store.search(request, excluding: id)
+                    if features.contains(.swarm) && !results.results.isEmpty {
+                        results.addPartialPeers(try await store.partialHolders(of: results.results.map(\.contentID),
+                                                                               excluding: id))
+                    }
                     searchCounter.add(1, ordering: .relaxed)
                     logger.info("search", metadata: [
                         "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",

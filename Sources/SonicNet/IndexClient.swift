@@ -12,15 +12,19 @@ public struct IndexClient: Sendable {
     public var connector: Connector
     public var agent: String
     public var secret: NetworkSecret?
+    /// Asked for in HELLO: `.swarm` makes an index that speaks it list partial holders too
+    /// (``SearchResult/partialPeers``).
+    public var features: Features
 
     /// The default connector gives a dead or hung index at most a second before the next is tried.
     public init(indexes: [Endpoint], connector: Connector = Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1)),
-                agent: String, secret: NetworkSecret? = nil) {
+                agent: String, secret: NetworkSecret? = nil, features: Features = []) {
         precondition(!indexes.isEmpty)
         self.indexes = indexes
         self.connector = connector
         self.agent = agent
         self.secret = secret
+        self.features = features
     }
 
     /// All result groups for `query`, following pages until the index has no more.
@@ -53,7 +57,7 @@ public struct IndexClient: Sendable {
                 let channel = try await connector.connect(to: endpoint)
                 return try await channel.executeThenClose { inbound, outbound in
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, agent: agent), secret: secret)
+                    _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: agent), secret: secret)
                     let result = try await body(&session)
                     try? await session.send(.exit)
                     return result

@@ -62,7 +62,7 @@ public final class Seeder: Service, Sendable {
                 let announcer = IndexAnnouncer(
                     index: index, library: server.library, listenPort: server.boundAddress.port,
                     heartbeatInterval: configuration.heartbeatInterval, connector: Connector(),
-                    agent: configuration.agent, secret: configuration.secret, logger: logger)
+                    agent: configuration.agent, secret: configuration.secret, partials: server.partials, logger: logger)
                 group.addTask { try await announcer.run() }
             }
             if indexer != nil {

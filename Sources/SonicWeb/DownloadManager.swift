@@ -248,30 +248,35 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private func runOnce(_ contentID: ContentID, name: String, id: String) async throws {
-        let client = IndexClient(indexes: configuration.indexes, agent: "sonic-seed", secret: configuration.secret)
+        let client = IndexClient(indexes: configuration.indexes, agent: "sonic-seed", secret: configuration.secret,
+                                 features: [.swarm])
         let results = try await client.search(.exact, name, logger: logger)
         guard let result = results.first(where: { $0.contentID == contentID }) else {
             throw APIError.notFound("no peer shares it now")
         }
-        let peers = result.peers.filter { !isSelf($0) }
-        guard !peers.isEmpty else { throw APIError.notFound("no other peer shares it now") }
+        let own = configuration.ownAddress
+        let holders = SwarmDownload.Holders(result, excluding: { Self.isSelf($0, own: own) })
+        guard !holders.complete.isEmpty else { throw APIError.notFound("no other peer shares it now") }
+        let peers = holders.complete + holders.partial
         events.publish(WebEvent(type: "peers", ["download": id, "peers": peers.map(\.description).joined(separator: ",")]))
-        let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: peers, timeout: configuration.settings.peerTimeout,
+        let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: holders.complete,
+                                                            timeout: configuration.settings.peerTimeout,
                                                             secret: configuration.secret, logger: logger)
         update(id) { $0.info.sha256 = manifest.fileHash.hex; $0.info.size = manifest.fileSize; $0.rateBase = nil }
         var settings = SwarmDownload.Settings(
             requestsPerPeer: configuration.settings.requestsPerPeer, peerTimeout: configuration.settings.peerTimeout,
             acceptDeflate: true, secret: configuration.secret, serving: configuration.serving)
         // Holders that appear during the download are connected too (the index asked again).
-        let (own, logger) = (configuration.ownAddress, self.logger)
+        let logger = self.logger
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            return results?.first { $0.contentID == contentID }?.peers.filter { !Self.isSelf($0, own: own) } ?? []
+            return SwarmDownload.Holders(results?.first { $0.contentID == contentID }, excluding: { Self.isSelf($0, own: own) })
         }
         let lastWire = Mutex<UInt64>(0)
         do {
             let report = try await SwarmDownload.run(
-                contentID: contentID, manifest: manifest, peers: peers, targetPath: targetPath(name),
+                contentID: contentID, manifest: manifest, peers: peers, partialHolders: Set(holders.partial),
+                targetPath: targetPath(name),
                 settings: settings, logger: logger,
                 progress: { [self] p in
                     let wireDelta = lastWire.withLock { last in

@@ -100,7 +100,14 @@ extension Message {
                 }
                 results.append(SearchResult(contentID: id, size: size, fileHash: hash, names: names, peers: peers))
             }
+            try readResultsSections(&p, into: &results)
             return .searchResults(SearchResults(total: total, results: results))
+        case .partial:
+            let count = try readCount(&p, limit: WireLimits.maximumPartialContents, what: "partial contents")
+            var ids: [ContentID] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try p.readContentID()) }
+            return .partial(ids)
         case .manifestRequest:
             return .manifestRequest(try p.readContentID())
         case .manifest:
@@ -149,6 +156,38 @@ extension Message {
         case .have:
             let id = try p.readContentID()
             return .have(id, piece: try p.readWireInteger())
+        }
+    }
+
+    /// RESULTS' extension sections after the last group: `u8 tag, u32 length, bytes`, each
+    /// tag at most once, unknown tags skipped (a later feature's section).
+    private static func readResultsSections(_ p: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
+        var seen: Set<UInt8> = []
+        while p.readableBytes > 0 {
+            let tag: UInt8 = try p.readWireInteger()
+            let length = Int(try p.readWireInteger(as: UInt32.self))
+            guard seen.insert(tag).inserted else { throw .malformed("RESULTS section \(tag) twice") }
+            guard var section = p.readSlice(length: length) else {
+                throw .malformed("RESULTS section \(tag) of \(length) bytes is truncated")
+            }
+            guard ResultsSection(rawValue: tag) == .partialPeers else { continue }
+            let count = Int(try section.readWireInteger(as: UInt16.self))
+            guard count <= WireLimits.maximumPartialPeersPerFrame else {
+                throw .malformed("\(count) partial holders, limit is \(WireLimits.maximumPartialPeersPerFrame)")
+            }
+            for _ in 0..<count {
+                let group = Int(try section.readWireInteger(as: UInt16.self))
+                guard results.indices.contains(group) else { throw .malformed("partial holder of group \(group)") }
+                let host = try section.readWireString()
+                let port: UInt16 = try section.readWireInteger()
+                guard results[group].partialPeers.count < WireLimits.maximumPeersPerResult else {
+                    throw .malformed("more than \(WireLimits.maximumPeersPerResult) partial holders in a group")
+                }
+                results[group].partialPeers.append(Endpoint(host: host, port: Int(port)))
+            }
+            guard section.readableBytes == 0 else {
+                throw .malformed("\(section.readableBytes) trailing bytes in RESULTS section \(tag)")
+            }
         }
     }
 

@@ -76,6 +76,10 @@ extension ByteBuffer {
                     writeInteger(UInt16(p.port))
                 }
             }
+            writePartialPeerSection(of: r.results)
+        case .partial(let ids):
+            writeInteger(UInt32(ids.count))
+            for id in ids { writeHash(id.hash) }
         case .manifestRequest(let id):
             writeHash(id.hash)
         case .manifest(let id, let bytes):
@@ -104,6 +108,30 @@ extension ByteBuffer {
             writeHash(id.hash)
             writeInteger(piece)
         }
+    }
+}
+
+extension ByteBuffer {
+    /// RESULTS' optional partial-holder section (tag 1, docs/PROTOCOL.md, "Swarm"): written
+    /// only when some group lists partial holders, so a session without the swarm feature
+    /// gets RESULTS exactly as before.
+    fileprivate mutating func writePartialPeerSection(of results: [SearchResult]) {
+        let count = results.reduce(0) { $0 + $1.partialPeers.count }
+        guard count > 0 else { return }
+        precondition(count <= WireLimits.maximumPartialPeersPerFrame, "\(count) partial holders in one RESULTS")
+        writeInteger(ResultsSection.partialPeers.rawValue)
+        let lengthIndex = writerIndex
+        writeInteger(UInt32(0))
+        let start = writerIndex
+        writeInteger(UInt16(count))
+        for (group, result) in results.enumerated() {
+            for peer in result.partialPeers {
+                writeInteger(UInt16(group))
+                writeWireString(peer.host)
+                writeInteger(UInt16(peer.port))
+            }
+        }
+        setInteger(UInt32(writerIndex - start), at: lengthIndex)
     }
 }
 

@@ -20,6 +20,9 @@ public enum Message: Sendable, Equatable {
     case heartbeat
     case search(SearchRequest)
     case searchResults(SearchResults)
+    /// The complete set of contents the sending seeder session now holds in part (swarm
+    /// feature): it replaces the set sent before. An empty list withdraws them all.
+    case partial([ContentID])
     // Peer
     case manifestRequest(ContentID)
     case manifest(ContentID, [UInt8])
@@ -47,6 +50,7 @@ public enum Message: Sendable, Equatable {
         case heartbeat = 0x12
         case search = 0x13
         case searchResults = 0x14
+        case partial = 0x15
         case manifestRequest = 0x20
         case manifest = 0x21
         case obtain = 0x22
@@ -72,6 +76,7 @@ public enum Message: Sendable, Equatable {
         case .heartbeat: .heartbeat
         case .search: .search
         case .searchResults: .searchResults
+        case .partial: .partial
         case .manifestRequest: .manifestRequest
         case .manifest: .manifest
         case .obtain: .obtain
@@ -101,6 +106,7 @@ extension Message.Kind: CustomStringConvertible {
         case .heartbeat: "HEARTBEAT"
         case .search: "SEARCH"
         case .searchResults: "RESULTS"
+        case .partial: "PARTIAL"
         case .manifestRequest: "MANIFEST?"
         case .manifest: "MANIFEST"
         case .obtain: "OBTAIN"
@@ -339,14 +345,20 @@ public struct SearchResult: Sendable, Equatable {
     public var fileHash: SHA256Hash
     /// The names this content is shared under that matched (sorted, at least one).
     public var names: [String]
+    /// Peers that hold the whole content.
     public var peers: [Endpoint]
+    /// Peers downloading it that serve the pieces they have verified so far (swarm feature:
+    /// sent only to sessions that negotiated it, docs/PROTOCOL.md, "Swarm").
+    public var partialPeers: [Endpoint]
 
-    public init(contentID: ContentID, size: UInt64, fileHash: SHA256Hash, names: [String], peers: [Endpoint]) {
+    public init(contentID: ContentID, size: UInt64, fileHash: SHA256Hash, names: [String], peers: [Endpoint],
+                partialPeers: [Endpoint] = []) {
         self.contentID = contentID
         self.size = size
         self.fileHash = fileHash
         self.names = names
         self.peers = peers
+        self.partialPeers = partialPeers
     }
 
     /// The name to show and to save under.
@@ -362,6 +374,12 @@ public struct SearchResults: Sendable, Equatable {
         self.total = total
         self.results = results
     }
+}
+
+/// The tags of RESULTS' extension sections (docs/PROTOCOL.md, "Search").
+public enum ResultsSection: UInt8, Sendable {
+    /// Partial holders of the page's groups (swarm feature).
+    case partialPeers = 1
 }
 
 /// `OBTAIN-RANGE`: `length` bytes of the content `contentID` starting at `offset`.

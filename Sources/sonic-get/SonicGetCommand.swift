@@ -86,6 +86,9 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Flag(help: "Serve nothing while downloading.")
     var noUpload = false
 
+    @Flag(help: "Download from complete holders only and serve nothing meanwhile, as clients without the swarm feature do (implies --no-upload).")
+    var noSwarm = false
+
     @Option(parsing: .unconditional, help: "Limit what is served to other peers to this many wire bytes per second, e.g. 8MiB.", transform: ByteCount.argument)
     var maxUploadRate: ByteCount?
 
@@ -112,14 +115,31 @@ struct SonicGetCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-get", defaultLevel: .warning)
         try await CommandFailure.reporting("sonic-get", json: json) {
-            let uploads = try await noUpload ? nil : bindUploads(logger: logger)
+            let uploads = try await noUpload || noSwarm ? nil : bindUploads(logger: logger)
+            let indexes = try index.endpoints()
+            let networkSecret = try secret.load()
             let (outcome, signal) = try await runCancellingOnSignal {
-                // The upload server runs beside the download and ends with it.
+                // The upload server runs beside the download and ends with it; the indexes
+                // are told what it holds in part, so that other downloaders find it.
                 try await withThrowingTaskGroup(of: Outcome?.self) { group -> Outcome in
                     if let uploads {
                         group.addTask {
                             try await uploads.serve()
                             return nil
+                        }
+                        for index in indexes {
+                            var announcer = IndexAnnouncer(
+                                index: index, library: uploads.library, listenPort: uploads.boundAddress.port,
+                                heartbeatInterval: .seconds(5), connector: Connector(), agent: "sonic-get",
+                                secret: networkSecret, partials: uploads.partials, logger: logger)
+                            announcer.outageLogLevel = .debug
+                            group.addTask {
+                                // A refusal ends only the announcements: the download goes on.
+                                do { try await announcer.run() } catch {
+                                    logger.notice("not announced to the index", metadata: ["error": "\(error)"])
+                                }
+                                return nil
+                            }
                         }
                     }
                     group.addTask { try await download(logger: logger, uploads: uploads) }
@@ -169,7 +189,8 @@ struct SonicGetCommand: AsyncParsableCommand {
     private func download(logger: Logger, uploads: PeerServer?) async throws -> Outcome {
         // 1. Who holds NAME?
         let networkSecret = try secret.load()
-        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret)
+        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret,
+                                 features: noSwarm ? [] : [.swarm])
         let results = try await client.search(.exact, name, logger: logger)
         let result: SearchResult
         switch ContentChoice.choose(from: results, name: name, hashPrefix: hashPrefix) {
@@ -187,14 +208,16 @@ struct SonicGetCommand: AsyncParsableCommand {
             throw fail("no content of \(name.debugDescription) matches --hash \(hashPrefix ?? "") (shared contents listed above)",
                        ExitStatus.notFound, "not_found")
         }
-        let peers = Array(result.peers.prefix(maxPeers))
+        let ownAddress = uploads?.boundAddress
+        let holders = SwarmDownload.Holders(result, excluding: { $0 == ownAddress })
 
         // 2. Where to, and is that allowed?
         if toStandardOutput {
             let folder = try TemporaryFolder(prefix: "sonic-get")
             defer { folder.remove() }
             let path = folder.path + "/" + SharedName.baseName(result.name)
-            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, index: client, uploads: uploads, logger: logger)
+            let outcome = try await fetch(result, holders: holders, to: path, secret: networkSecret, index: client,
+                                          uploads: uploads, logger: logger)
             do {
                 try StandardOutput.copy(fileAt: path)
             } catch {
@@ -219,17 +242,19 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
 
-        return try await fetch(result, peers: peers, to: path, secret: networkSecret, index: client, uploads: uploads, logger: logger)
+        return try await fetch(result, holders: holders, to: path, secret: networkSecret, index: client, uploads: uploads,
+                               logger: logger)
     }
 
     /// Steps 3 and 4: the manifest, then the swarm into `path`.
-    private func fetch(_ result: SearchResult, peers: [Endpoint], to path: String, secret networkSecret: NetworkSecret?,
-                       index client: IndexClient, uploads: PeerServer?,
+    private func fetch(_ result: SearchResult, holders: SwarmDownload.Holders, to path: String,
+                       secret networkSecret: NetworkSecret?, index client: IndexClient, uploads: PeerServer?,
                        logger: Logger) async throws -> Outcome {
-        // 3. The manifest, checked against the content id.
+        // 3. The manifest, checked against the content id (from a complete holder).
         let manifest: Manifest
         do {
-            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, timeout: peerTimeout.duration,
+            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: Array(holders.complete.prefix(maxPeers)),
+                                                            timeout: peerTimeout.duration,
                                                             secret: networkSecret, logger: logger)
         } catch {
             throw fail("\(error)", ExitStatus.incomplete, "no_manifest")
@@ -246,17 +271,20 @@ struct SonicGetCommand: AsyncParsableCommand {
             secret: networkSecret, serving: uploads?.partials)
         // Holders that appear during the download: the index is asked again.
         let (name, contentID) = (name, result.contentID)
+        let ownAddress = uploads?.boundAddress
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            return results?.first { $0.contentID == contentID }?.peers ?? []
+            return SwarmDownload.Holders(results?.first { $0.contentID == contentID }, excluding: { $0 == ownAddress })
         }
         settings.discoveryInterval = discoverInterval.duration
         settings.maximumPeers = maxPeers
+        let first = holders.first(maxPeers)
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {
             report = try await SwarmDownload.run(
-                contentID: result.contentID, manifest: manifest, peers: peers, targetPath: path,
+                contentID: result.contentID, manifest: manifest, peers: first.peers, partialHolders: first.partial,
+                targetPath: path,
                 settings: settings, logger: logger,
                 progress: showProgress ? DownloadProgress(name: SharedName.baseName(result.name)).report : nil)
         } catch let incomplete as SwarmDownload.Incomplete {
@@ -336,7 +364,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         let networkSecret = try secret.load()
         var listener = PeerServer.Configuration.defaultListener
         (listener.host, listener.port, listener.secret) = (host, port, networkSecret)
-        let server = try await PeerServer.bind(.init(listener: listener), library: library, logger: logger)
+        let server = try await PeerServer.bind(
+            .init(listener: listener, maximumUploadRate: maxUploadRate.map { Double($0.bytes) }), library: library, logger: logger)
         if !json { Console.out("listening on \(server.boundAddress)") }
         Console.err("sonic-get: seeding \(outcome.result.name) on \(server.boundAddress); Ctrl-C to stop")
         let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret),

@@ -32,6 +32,13 @@ enum SampleMessages {
             SearchResult(contentID: idB, size: 0, fileHash: hashA, names: ["empty"], peers: []),
         ])),
         .searchResults(SearchResults(total: 0, results: [])),
+        .searchResults(SearchResults(total: 3, results: [
+            SearchResult(contentID: idA, size: 76, fileHash: hashA, names: ["a"], peers: [],
+                         partialPeers: [Endpoint(host: "127.0.0.2", port: 7000), Endpoint(host: "::1", port: 7001)]),
+            SearchResult(contentID: idB, size: 1, fileHash: hashA, names: ["b"], peers: [Endpoint(host: "10.0.0.1", port: 1)]),
+        ])),
+        .partial([idA, idB]),
+        .partial([]),
         .manifestRequest(idA),
         .manifest(idA, ManifestBuilder.manifest(of: Array(repeating: 7, count: 3000), pieceSize: 1024).canonicalEncoding),
         .obtain(requestID: 1, name: "meeting notes: 2026-11-24.txt"),
