@@ -267,6 +267,7 @@ public final class DownloadManager: Service, Sendable {
             requestsPerPeer: configuration.settings.requestsPerPeer, peerTimeout: configuration.settings.peerTimeout,
             acceptDeflate: true, secret: configuration.secret, serving: configuration.serving)
         // Holders that appear during the download are connected too (the index asked again).
+        if configuration.serving != nil { settings.uploadPort = own.port }
         let logger = self.logger
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)

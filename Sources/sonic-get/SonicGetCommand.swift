@@ -278,6 +278,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         }
         settings.discoveryInterval = discoverInterval.duration
         settings.maximumPeers = maxPeers
+        settings.speaksSwarm = !noSwarm
+        settings.uploadPort = uploads?.boundAddress.port ?? 0
         let first = holders.first(maxPeers)
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report

@@ -51,6 +51,9 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Flag(help: "Do not keep a manifest cache (rehash everything on start).")
     var noCache = false
 
+    @Flag(help: "Offer every piece to every downloader, even while several that trade pieces fetch the same file (default: offer each a few pieces nobody else was sent yet, so the seeder sends about one copy).")
+    var noSuperSeed = false
+
     @Option(help: "Deflate data blocks: auto (files that compress), always, never.")
     var compress = BlockEncodingPolicy.Mode.auto
 
@@ -98,13 +101,15 @@ struct SonicSeedCommand: AsyncParsableCommand {
             let library = SharedLibrary()
             let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
                                         probe: BlockEncodingPolicy.probe)
+            var configuration = PeerServer.Configuration(
+                listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
+                                          idleTimeout: idleTimeout.duration, secret: networkSecret),
+                blockEncoding: .init(mode: compress, level: Int32(level)),
+                maximumUploadRate: maxUploadRate.map { Double($0.bytes) },
+                blockCacheBytes: Int(clamping: blockCache.bytes))
+            configuration.superSeeding = !noSuperSeed
             let server = try await PeerServer.bind(
-                .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
-                                                idleTimeout: idleTimeout.duration, secret: networkSecret),
-                      blockEncoding: .init(mode: compress, level: Int32(level)),
-                      maximumUploadRate: maxUploadRate.map { Double($0.bytes) },
-                      blockCacheBytes: Int(clamping: blockCache.bytes)),
-                library: library, logger: logger,
+                configuration, library: library, logger: logger,
                 contentChanged: { _ in indexer.requestRescan() })
             Console.announceListening(server.boundAddress)
             let seeder = Seeder(
