@@ -29,6 +29,10 @@ public final class PeerServer: Sendable {
         /// Offer complete files to downloaders that trade pieces a few pieces at a time while
         /// several fetch the same content (``PieceOffers``); off: every piece to everyone.
         public var superSeeding = true
+        /// Requests that stream at once (``UploadSlots``; nil: all of them), and the longest
+        /// a request waits for a slot before it streams anyway.
+        public var uploadSlots: Int? = 4
+        public var maximumSlotWait: Duration = .seconds(1)
 
         /// Sending counts as activity: a long piece to a slow downloader is not idleness.
         public static let defaultListener = ServerListener.Settings(
@@ -56,6 +60,7 @@ public final class PeerServer: Sendable {
     private let rateLimiter: RateLimiter?
     /// What complete files offer downloaders that trade pieces (``PieceOffers``).
     private let superSeeding = SuperSeeding()
+    private let slots: UploadSlots?
     private let sessionCounter = Atomic<UInt64>(0)
     private let logger: Logger
     private let contentChanged: @Sendable (SharedEntry) -> Void
@@ -81,6 +86,7 @@ public final class PeerServer: Sendable {
         self.logger = logger
         self.contentChanged = contentChanged
         self.rateLimiter = configuration.maximumUploadRate.map { RateLimiter(bytesPerSecond: $0) }
+        self.slots = configuration.uploadSlots.map { UploadSlots(count: $0) }
         self.blockCache = configuration.blockCacheBytes > 0 ? DeflatedBlockCache(capacity: configuration.blockCacheBytes) : nil
     }
 
@@ -299,6 +305,8 @@ public final class PeerServer: Sendable {
     private func stream(from file: ReadOnlyFile, requestID: UInt32, offset: UInt64, length: UInt64,
                         sender: inout BlockSender, requests: RequestBook,
                         shorter: () async throws -> Void) async throws {
+        let holdsSlot = await slots?.acquire(within: configuration.maximumSlotWait) ?? false
+        defer { if holdsSlot { slots?.release() } }
         var position = offset
         let end = offset + length
         while position < end {
