@@ -339,7 +339,7 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private static func isSelf(_ e: Endpoint, own: Endpoint) -> Bool {
-        e.port == own.port && (e.host == own.host || (HTTPBinding.isLoopback(e.host) && HTTPBinding.isLoopback(own.host)))
+        e.mayBe(own)
     }
 
     private func targetPath(_ name: String) -> String {

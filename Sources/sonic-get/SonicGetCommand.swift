@@ -209,7 +209,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                        ExitStatus.notFound, "not_found")
         }
         let ownAddress = uploads?.boundAddress
-        let holders = SwarmDownload.Holders(result, excluding: { $0 == ownAddress })
+        let holders = SwarmDownload.Holders(result, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
 
         // 2. Where to, and is that allowed?
         if toStandardOutput {
@@ -274,7 +274,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         let ownAddress = uploads?.boundAddress
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            return SwarmDownload.Holders(results?.first { $0.contentID == contentID }, excluding: { $0 == ownAddress })
+            return SwarmDownload.Holders(results?.first { $0.contentID == contentID }, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
         }
         settings.discoveryInterval = discoverInterval.duration
         settings.maximumPeers = maxPeers
