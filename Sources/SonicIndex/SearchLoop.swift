@@ -16,10 +16,16 @@ final class SearchLoop: Sendable {
         case search(SearchRequest, requester: UInt64, answer: CheckedContinuation<SearchResults, Never>)
         /// A rebuild started from a snapshot is done (``run()``).
         case rebuilt(SearchIndex)
+        /// ``quietBeforeTrim`` has passed since the loop had applied `applied` changes in all.
+        case quietCheck(applied: Int)
     }
 
+    /// How long no change may arrive before the freed memory of the changes applied since the
+    /// last trim is handed back (``run()``).
+    static let quietBeforeTrim = Duration.milliseconds(200)
+
     /// Changes freed in a burst are handed back to the system once this many have been
-    /// applied and nothing more is queued (``run()``).
+    /// applied and nothing more is queued, or ``quietBeforeTrim`` after the burst (``run()``).
     static let changesBeforeTrim = 65_536
 
     private let limits: IndexLimits
@@ -73,15 +79,24 @@ final class SearchLoop: Sendable {
             var index = SearchIndex(limits: limits)
             index.rebuildsWhenApplying = false
             if let deadNamesBeforeRebuild { index.deadNamesBeforeRebuild = deadNamesBeforeRebuild }
-            var appliedSinceTrim = 0
+            var appliedSinceTrim = 0, applied = 0
+            var quietCheckPending = false
             /// Changes applied since the snapshot being rebuilt; nil when no rebuild runs.
             var sinceSnapshot: [[IndexChange]]?
+            func checkForQuiet() {
+                quietCheckPending = true
+                group.addTask { [inbox, applied] in
+                    try? await Task.sleep(for: Self.quietBeforeTrim)
+                    inbox.yield(.quietCheck(applied: applied))
+                }
+            }
             for await event in events {
                 switch event {
                 case .changes(let changes):
                     index.apply(changes)
                     sinceSnapshot?.append(changes)
                     appliedSinceTrim += changes.count
+                    applied += changes.count
                     // A burst of registrations leaves its decoded frames and queued changes freed
                     // between the index's long-lived allocations, where malloc keeps them: give the
                     // free pages back once the burst is absorbed (about 100 MiB at a million files).
@@ -92,6 +107,9 @@ final class SearchLoop: Sendable {
                         appliedSinceTrim = 0
                         trimFreedMemory()
                     }
+                    // And once a burst has been over for a moment, whatever its size: a burst that
+                    // ends between two of those trims would otherwise keep its garbage for good.
+                    if appliedSinceTrim >= Self.changesBeforeTrim && !quietCheckPending { checkForQuiet() }
                     if sinceSnapshot == nil && index.wantsRebuild {
                         sinceSnapshot = []
                         let snapshot = index
@@ -103,6 +121,14 @@ final class SearchLoop: Sendable {
                     index = fresh
                     completedRebuilds.add(1, ordering: .relaxed)
                     trimFreedMemory()
+                case .quietCheck(let appliedThen):
+                    quietCheckPending = false
+                    if applied == appliedThen {
+                        appliedSinceTrim = 0
+                        trimFreedMemory()
+                    } else if appliedSinceTrim >= Self.changesBeforeTrim {
+                        checkForQuiet()
+                    }
                 case .search(let request, let requester, let answer):
                     answer.resume(returning: index.search(request, excluding: requester))
                 }
