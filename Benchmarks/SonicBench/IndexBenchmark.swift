@@ -124,6 +124,9 @@ struct IndexBenchmark: AsyncParsableCommand {
         let everything = try search(probe, .exact, names.baseName(of: 0), limit: 1)
         result.registrationSeconds = (ContinuousClock.now - start).seconds
         guard everything.total == 1 else { throw BenchError("file 0 is not listed after registration") }
+        // Read once the index has been quiet for a second: it hands a burst's freed memory back
+        // to the system 200 ms after the burst ends (SearchLoop.quietBeforeTrim).
+        try await Task.sleep(for: .seconds(1))
         result.residentBytes = index.residentBytes
         Console.err("registered \(result.files) files from \(peers) sessions in \(formatFixed(result.registrationSeconds, decimals: 2)) s")
 
@@ -147,7 +150,16 @@ struct IndexBenchmark: AsyncParsableCommand {
 
         // The storm: searchers in a loop; heartbeats, registrations and exact searches timed meanwhile.
         let deadline = ContinuousClock.now + .seconds(stormSeconds)
-        let heartbeaters = Array(sessions.prefix(20)), registrants = Array(sessions.dropFirst(20).prefix(4))
+        // Sessions of their own for the timed heartbeats and registrations, whatever --peers is
+        // (taking them from the registered sessions left none to register with below 21 peers).
+        let stormSessions = try (0..<Self.heartbeatSessions + Self.registrantSessions).map { n in
+            let client = try RawClient(address, timeoutSeconds: 60)
+            client.send(.hello(Hello(role: .seeder, listenPort: UInt16(61_000 + n), agent: "sonic-bench")))
+            guard case .welcome = client.receive() else { throw BenchError("storm session \(n) not welcomed") }
+            return client
+        }
+        let heartbeaters = Array(stormSessions.prefix(Self.heartbeatSessions))
+        let registrants = Array(stormSessions.dropFirst(Self.heartbeatSessions))
         let searcherCount = searchers
         let kinds = queryKinds(names)
         let timed = try await onThreads(searcherCount + 4) { thread -> [String: [Double]] in
@@ -214,9 +226,14 @@ struct IndexBenchmark: AsyncParsableCommand {
         result.stormSearches = (merged["keyword, 1 word"]?.count ?? 0) + (merged["keyword, 2 words"]?.count ?? 0)
         guard index.process.isRunning else { throw BenchError("sonic-index exited: \(index.stderr)") }
         // The sessions stay open to here: a closed one takes its files with it.
-        withExtendedLifetime(sessions) {}
+        withExtendedLifetime((sessions, stormSessions)) {}
         return result
     }
+
+    /// Sessions that heartbeat in turn during the storm (about 200 heartbeats a second in all).
+    static let heartbeatSessions = 20
+    /// Sessions that register and unregister one file in turn during the storm.
+    static let registrantSessions = 4
 
     /// The query kinds: a name to look for, and its mode, drawn at random.
     private func queryKinds(_ names: BenchNames) -> [(kind: String, query: @Sendable (inout SystemRandomNumberGenerator) -> (String, SearchRequest.Mode))] {

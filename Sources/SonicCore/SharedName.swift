@@ -14,15 +14,31 @@ public enum SharedName {
         guard !name.isEmpty, name.utf8.count <= maximumLength else { return false }
         // Checked on UTF-8 bytes, as the file system splits paths: split by Character, a "/"
         // followed by a combining mark is one grapheme cluster, not a separator, and
-        // "../\u{301}x" or "/\u{301}etc" would pass.
+        // "../\u{301}x" or "/\u{301}etc" would pass. One pass, no allocation: the index checks
+        // every name of every REGISTER.
+        if let safe = name.utf8.withContiguousStorageIfAvailable(isSafe) { return safe }
+        return Array(name.utf8).withUnsafeBufferPointer(isSafe)
+    }
+
+    private static func isSafe(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
-        guard name.utf8.first != slash, !name.unicodeScalars.contains(where: TerminalText.isControl) else { return false }
-        for component in name.utf8.split(separator: slash, omittingEmptySubsequences: false) {
-            if component.isEmpty || component.elementsEqual([dot]) || component.elementsEqual([dot, dot]) {
-                return false
+        var length = 0, dots = 0  // of the component so far
+        var afterC2 = false
+        for byte in utf8 {
+            // Controls (TerminalText.isControl): C0 and DEL are single bytes; C1 (U+0080–U+009F)
+            // is 0xC2 followed by 0x80–0x9F.
+            if byte < 0x20 || byte == 0x7F || (afterC2 && byte <= 0x9F) { return false }
+            afterC2 = byte == 0xC2
+            if byte == slash {
+                // An empty component (a leading or doubled slash), ".", or "..".
+                if length == dots && length <= 2 { return false }
+                (length, dots) = (0, 0)
+            } else {
+                length += 1
+                if byte == dot { dots += 1 }
             }
         }
-        return true
+        return !(length == dots && length <= 2)
     }
 
     /// The last path component: what a download is saved as by default.

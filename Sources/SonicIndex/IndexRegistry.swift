@@ -28,7 +28,7 @@ public struct IndexRegistry: Sendable {
     public var fileCount: Int { sessions.fileCount }
 
     public func files(of session: SessionID) -> [SharedFile] {
-        sessions.slots(of: session).values.compactMap { searchIndex.file(in: $0) }.sorted { $0.name < $1.name }
+        sessions.slots(of: session).compactMap { searchIndex.file(in: $0) }.sorted { $0.name < $1.name }
     }
 
     public mutating func connect(_ session: SessionID, address: Endpoint?) {

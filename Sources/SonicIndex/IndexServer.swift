@@ -19,8 +19,11 @@ public final class IndexServer: Service, Sendable {
         public var listener: ServerListener.Settings
         public var limits: IndexLimits
 
+        /// Reads of at most 2 KiB: with NIO's adaptive reads, each session kept the 8 KiB buffer
+        /// its REGISTER of 100 files had grown, 80 MiB at 10 000 sessions (docs/PERFORMANCE.md).
         public static let defaultListener = ServerListener.Settings(
-            host: "127.0.0.1", port: 5015, idleTimeout: .seconds(15), connections: .init(total: 4096, perIP: 256))
+            host: "127.0.0.1", port: 5015, idleTimeout: .seconds(15), connections: .init(total: 4096, perIP: 256),
+            receiveBufferBytes: 2048)
 
         public init(listener: ServerListener.Settings = Configuration.defaultListener, limits: IndexLimits = .init()) {
             self.listener = listener

@@ -42,7 +42,7 @@ public struct SessionTable: Sendable {
         /// that serves nothing (a plain client); such a session cannot register files.
         var address: Endpoint?
         /// Name → slot of every file it shares.
-        var slots: [NameKey: UInt32] = [:]
+        var files = SessionFiles()
     }
 
     public let limits: IndexLimits
@@ -57,9 +57,14 @@ public struct SessionTable: Sendable {
 
     public var sessionCount: Int { sessions.count }
 
-    /// The slots of a session's files, by name.
-    public func slots(of session: UInt64) -> [NameKey: UInt32] {
-        sessions[session]?.slots ?? [:]
+    /// The slots of a session's files (in no particular order).
+    public func slots(of session: UInt64) -> [UInt32] {
+        sessions[session]?.files.allSlots ?? []
+    }
+
+    /// The slot of the file the session shares under `name`, if it does.
+    public func slot(of name: NameKey, in session: UInt64) -> UInt32? {
+        sessions[session]?.files.slot(of: name)
     }
 
     public mutating func connect(_ session: UInt64, address: Endpoint?) -> [IndexChange] {
@@ -72,9 +77,10 @@ public struct SessionTable: Sendable {
     /// Forgets the session and everything it shared.
     public mutating func disconnect(_ session: UInt64) -> [IndexChange] {
         guard let s = sessions.removeValue(forKey: session) else { return [] }
-        var changes = s.slots.values.map { IndexChange.remove(slot: $0) }
-        freeSlots += s.slots.values
-        fileCount -= s.slots.count
+        let slots = s.files.allSlots
+        var changes = slots.map { IndexChange.remove(slot: $0) }
+        freeSlots += slots
+        fileCount -= slots.count
         changes.append(.disconnect(session: session))
         return changes
     }
@@ -85,19 +91,19 @@ public struct SessionTable: Sendable {
         guard s.address != nil else { throw .noAddress }
         if let bad = files.first(where: { !SharedName.isSafe($0.name) }) { throw .unsafeName(bad.name) }
         let keys = files.map { NameKey($0.name) }
-        let added = Set(keys).count { s.slots[$0] == nil }
-        guard s.slots.count + added <= limits.maximumFilesPerSession else {
+        let added = Set(keys).count { s.files.slot(of: $0) == nil }
+        guard s.files.count + added <= limits.maximumFilesPerSession else {
             throw .tooManyFiles(limit: limits.maximumFilesPerSession)
         }
         var changes: [IndexChange] = []
         changes.reserveCapacity(files.count)
         for (file, key) in zip(files, keys) {
             let slot: UInt32
-            if let existing = sessions[session]!.slots[key] {
+            if let existing = sessions[session]!.files.slot(of: key) {
                 slot = existing  // replacing: the search side drops what the slot held
             } else {
                 slot = freeSlots.popLast() ?? { defer { nextSlot += 1 }; return nextSlot }()
-                sessions[session]!.slots[key] = slot
+                sessions[session]!.files.insert(key, slot: slot)
                 fileCount += 1
             }
             changes.append(.add(slot: slot, session: session, file: file))
@@ -110,7 +116,7 @@ public struct SessionTable: Sendable {
         guard sessions[session] != nil else { return [] }
         var changes: [IndexChange] = []
         for name in names {
-            guard let slot = sessions[session]!.slots.removeValue(forKey: NameKey(name)) else { continue }
+            guard let slot = sessions[session]!.files.remove(NameKey(name)) else { continue }
             changes.append(.remove(slot: slot))
             freeSlots.append(slot)
             fileCount -= 1
@@ -129,6 +135,17 @@ public struct SessionTable: Sendable {
 /// about 2⁻¹²⁸.
 public struct NameKey: Hashable, Sendable {
     private let high: UInt64, low: UInt64
+
+    /// A key no name has in practice: what ``SessionFiles``'s empty buckets hold.
+    static let zero = NameKey(high: 0, low: 0)
+
+    private init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// Where ``SessionFiles`` places the key: its bits are already a hash.
+    var bucket: Int { Int(truncatingIfNeeded: low) }
 
     public init(_ name: String) {
         var first = Hasher(), second = Hasher()

@@ -13,9 +13,9 @@ extension PostgresIndexStore {
         let process = try await processID.value()
         // Checked and recorded under the memory store's rules first; undone if the database fails.
         let added: [String] = try sessions.withLock { table throws(SessionTable.RegistrationError) in
-            let before = table.slots(of: session)
+            let new = files.map(\.name).filter { table.slot(of: NameKey($0), in: session) == nil }
             _ = try table.register(session, files: files)
-            return files.lazy.map(\.name).filter { before[NameKey($0)] == nil }
+            return new
         }
         do {
             try await insert(Self.lastOfEachName(files), process: process, session: session)

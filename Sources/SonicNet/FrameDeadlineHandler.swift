@@ -7,6 +7,11 @@ import NIOCore
 /// timer happy forever) and half-open connections that never say HELLO. It sits before the
 /// frame decoder and only follows frame boundaries (the 4-byte length of each header); the
 /// decoder still checks every frame.
+///
+/// Its timer runs only while a frame is incomplete: a frame that arrives in one read (most
+/// do) never starts it, and an idle connection between frames has none. An index holds
+/// thousands of idle sessions; a timer each would wake the loop thousands of times a second
+/// and keep a scheduled task per session.
 final class FrameDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -14,7 +19,9 @@ final class FrameDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler
     private let timeout: TimeAmount
     /// When the frame in progress began; nil between frames.
     private var frameStart: NIODeadline?
-    private var header: [UInt8] = []
+    /// The header bytes of the frame in progress seen so far, and how many there are.
+    private var header: UInt64 = 0
+    private var headerCount = 0
     private var payloadRemaining = 0
     private var timer: RepeatedTask?
 
@@ -42,9 +49,15 @@ final class FrameDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler
         timer = nil
     }
 
+    /// The connection's start counts as the start of its first frame (HELLO).
     private func start(context: ChannelHandlerContext) {
         guard timer == nil else { return }
         frameStart = .now()
+        startTimer(context: context)
+    }
+
+    private func startTimer(context: ChannelHandlerContext) {
+        guard timer == nil else { return }
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let interval = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 10_000_000))
         timer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -55,6 +68,12 @@ final class FrameDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         follow(buffer.readableBytesView)
+        if frameStart == nil {
+            timer?.cancel()
+            timer = nil
+        } else {
+            startTimer(context: context)
+        }
         context.fireChannelRead(data)
     }
 
@@ -69,12 +88,14 @@ final class FrameDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler
                 if payloadRemaining == 0 { frameStart = nil }
                 continue
             }
-            if header.isEmpty && frameStart == nil { frameStart = .now() }
-            header.append(bytes[index])
+            if headerCount == 0 && frameStart == nil { frameStart = .now() }
+            header = header << 8 | UInt64(bytes[index])
+            headerCount += 1
             index += 1
-            if header.count == 5 {
-                payloadRemaining = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-                header.removeAll(keepingCapacity: true)
+            if headerCount == 5 {
+                payloadRemaining = Int(header >> 8 & 0xFFFF_FFFF)  // the length; the low byte is the kind
+                header = 0
+                headerCount = 0
                 if payloadRemaining == 0 { frameStart = nil }
             }
         }

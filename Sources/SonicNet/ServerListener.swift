@@ -30,10 +30,16 @@ public struct ServerListener: Sendable {
         public var connections: ConnectionLimiter.Limits
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        /// Bytes read from a connection at a time, in a buffer of this size; nil: NIO's adaptive
+        /// default (2 KiB, doubling after reads that fill it, up to 64 KiB). Each connection keeps
+        /// its receive buffer for its whole life at the largest size it reached: a server of many
+        /// mostly idle connections (the index) fixes it small; a frame larger than the buffer
+        /// arrives in several reads.
+        public var receiveBufferBytes: Int?
 
         public init(host: String, port: Int, idleTimeout: Duration, idleCountsWrites: Bool = false,
                     frameTimeout: Duration = .seconds(10), connections: ConnectionLimiter.Limits,
-                    secret: NetworkSecret? = nil) {
+                    secret: NetworkSecret? = nil, receiveBufferBytes: Int? = nil) {
             self.host = host
             self.port = port
             self.idleTimeout = idleTimeout
@@ -41,6 +47,7 @@ public struct ServerListener: Sendable {
             self.frameTimeout = frameTimeout
             self.connections = connections
             self.secret = secret
+            self.receiveBufferBytes = receiveBufferBytes
         }
     }
 
@@ -53,7 +60,11 @@ public struct ServerListener: Sendable {
         let countsWrites = settings.idleCountsWrites
         let channel: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
         do {
-            channel = try await ServerBootstrap(group: group)
+            var bootstrap = ServerBootstrap(group: group)
+            if let bytes = settings.receiveBufferBytes {
+                bootstrap = bootstrap.childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: bytes))
+            }
+            channel = try await bootstrap
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

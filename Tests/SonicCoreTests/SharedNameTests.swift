@@ -70,6 +70,24 @@ struct SharedNameTests {
         #expect(SharedName.isSafe("..\u{301}/x"))  // the component is not "..": it has three scalars
     }
 
+    /// The one-pass byte check against the rules spelled out plainly (split on "/" bytes,
+    /// look at each component, look for control scalars), on random names built from the
+    /// pieces that matter.
+    @Test func theByteCheckAgreesWithThePlainRules() {
+        func plain(_ name: String) -> Bool {
+            guard !name.isEmpty, name.utf8.count <= SharedName.maximumLength,
+                  !name.unicodeScalars.contains(where: TerminalText.isControl) else { return false }
+            let components = name.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            return components.allSatisfy { c in !c.isEmpty && !c.elementsEqual(".".utf8) && !c.elementsEqual("..".utf8) }
+        }
+        let pieces = ["a", "/", ".", "..", "é", "\u{301}", "\u{85}", "\u{9F}", "\u{A0}", "\u{7F}", "\u{1B}", "\u{100}", "日", "🎵", " "]
+        var g = XorShift(state: 0x9E37_79B9_7F4A_7C15)
+        for _ in 0..<20_000 {
+            let name = (0..<Int.random(in: 1...6, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
+            #expect(SharedName.isSafe(name) == plain(name), "\(name.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
     @Test func lengthLimitCountsUTF8Bytes() {
         #expect(SharedName.isSafe(String(repeating: "a", count: SharedName.maximumLength)))
         #expect(!SharedName.isSafe(String(repeating: "a", count: SharedName.maximumLength + 1)))
@@ -84,5 +102,16 @@ struct SharedNameTests {
         #expect(SharedName.baseName("dir/x: y.txt") == "x: y.txt")
         // Regression: split by Character, "a/\u{301}b" had no separator and came back whole.
         #expect(SharedName.baseName("a/\u{301}b") == "\u{301}b")
+    }
+}
+
+/// A fixed sequence of pseudo-random numbers, so that a failure can be replayed.
+private struct XorShift: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
     }
 }

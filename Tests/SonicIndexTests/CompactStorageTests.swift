@@ -1,5 +1,6 @@
 import SonicCore
 @testable import SonicIndex
+import SonicTestSupport
 import Testing
 
 /// The compact forms the index keeps instead of `String`s and hash arrays.
@@ -18,6 +19,27 @@ import Testing
         #expect(keys.count == 10_000)
     }
 
+    @Test func sessionFilesAgreeWithADictionaryThroughInsertsAndRemovals() {
+        var g = SeededBytes(seed: 7)
+        var files = SessionFiles()
+        var model: [NameKey: UInt32] = [:]
+        let keys = (0..<600).map { NameKey("dir/file \($0).mp3") }
+        for step in 0..<20_000 {
+            let key = keys[Int.random(in: 0..<keys.count, using: &g)]
+            if Bool.random(using: &g) || model[key] != nil && Int.random(in: 0..<3, using: &g) == 0 {
+                #expect(files.remove(key) == model.removeValue(forKey: key), "step \(step)")
+            } else if model[key] == nil {
+                files.insert(key, slot: UInt32(step))
+                model[key] = UInt32(step)
+            }
+            #expect(files.count == model.count)
+            if step % 97 == 0 {
+                for key in keys { #expect(files.slot(of: key) == model[key], "step \(step)") }
+                #expect(files.allSlots.sorted() == model.values.sorted())
+            }
+        }
+    }
+
     @Test func aNameTableStoresASCIIAndOtherNamesAlike() {
         var table = NameTable()
         let names = ["Music/ABBA.mp3", "Résumé.pdf", "ﬁle.txt", "東京/夜.flac", "plain"]
@@ -31,5 +53,10 @@ import Testing
         #expect(table.filter(all, containing: SearchText.words(of: "夜"), isLive: { _ in true }) == [ids[3]])
         #expect(table.exactMatches("夜.flac") == [ids[3]])
         #expect(table.precedes(ids[0], ids[4]) && !table.precedes(ids[4], ids[0]))
+        // Names are equal as `String`s are, whichever spelling came first: U+212A KELVIN SIGN is `K`.
+        let kelvin = table.intern("\u{212A}elvin.txt")
+        #expect(table.intern("Kelvin.txt") == kelvin)
+        #expect(table.id(of: "Kelvin.txt") == kelvin)
+        #expect(table.intern("kelvin.txt") != kelvin)
     }
 }

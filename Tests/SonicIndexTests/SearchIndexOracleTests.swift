@@ -153,6 +153,32 @@ import Testing
         }
     }
 
+    /// Pages are ordered by whole names, also where names agree on their first 16 bytes (the
+    /// heap compares those as two integers first) or one name is the start of another.
+    @Test func namesWithLongCommonStartsComeInNameOrder() throws {
+        var g = SeededBytes(seed: 5)
+        var registry = IndexRegistry()
+        var model = Model()
+        let address = Endpoint(host: "127.0.0.1", port: 9100)
+        registry.connect(1, address: address)
+        model.addresses[1] = address
+        let stems = ["Long Common Start Of Names/x", "Long Common Start Of Names", "Long Common Start Of Nam", "Long Common", "Long Common Start Of Names/é"]
+        let files = (0..<300).map { i in
+            let stem = stems.randomElement(using: &g)!
+            let tail = i % 3 == 0 ? "" : "\(Int.random(in: 0..<40, using: &g)) song.mp3"
+            return Self.file(stem + tail, content: i)
+        }
+        try registry.register(1, files: files)
+        model.files[1] = Dictionary(files.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        for query in ["long common", "song", ""] {
+            for (offset, limit) in [(0, 1000), (0, 7), (13, 50), (200, 100)] {
+                let request = SearchRequest(mode: .keyword, query: query, offset: UInt32(offset), limit: UInt32(limit))
+                #expect(registry.search(request) == model.search(request, excluding: nil, maximumPerPage: 1000),
+                        "\(query) \(offset) \(limit)")
+            }
+        }
+    }
+
     @Test func pagesWalkTheWholeResultOnceInOrder() throws {
         var g = SeededBytes(seed: 99)
         var registry = IndexRegistry()

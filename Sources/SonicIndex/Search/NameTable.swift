@@ -38,33 +38,55 @@ struct NameTable: Sendable {
     private func start(of id: UInt32) -> Int { id == 0 ? 0 : Int(ends[Int(id) - 1]) }
 
     /// Names compare as `String`s do (canonically equivalent spellings are one name), as the
-    /// session table keys them: a `String` hash, and a `String` made only on a hash hit.
+    /// session table keys them: a `String` hash, then the bytes when both names are ASCII
+    /// (equal exactly when their bytes are), else a `String` made from the stored bytes.
     func id(of name: String) -> UInt32? {
-        byName.first(hash: name.hashValue) { self[$0] == name }
+        let ascii = Self.isASCII(name)
+        return byName.first(hash: name.hashValue) { isName($0, name, ascii: ascii) }
+    }
+
+    private static func isASCII(_ name: String) -> Bool { name.utf8.allSatisfy { $0 < 0x80 } }
+
+    /// True when name `id` is `name` (`ascii`: whether `name` is plain ASCII). A name with
+    /// other characters may equal an ASCII one (U+212A KELVIN SIGN is `K`), so only two
+    /// ASCII names are compared byte for byte.
+    private func isName(_ id: UInt32, _ name: String, ascii: Bool) -> Bool {
+        guard ascii && isASCII.contains(Int(id)) else { return self[id] == name }
+        let (from, to) = (start(of: id), Int(ends[Int(id)]))
+        guard to - from == name.utf8.count else { return false }
+        return bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[from..<to]).elementsEqual(name.utf8) }
     }
 
     /// The id of `name`, adding it if it is new.
     mutating func intern(_ name: String) -> UInt32 {
         let hash = name.hashValue
-        if let id = byName.first(hash: hash, where: { self[$0] == name }) { return id }
+        let ascii = Self.isASCII(name)
+        if let id = byName.first(hash: hash, where: { isName($0, name, ascii: ascii) }) { return id }
         let id = UInt32(ends.count)
         bytes.append(contentsOf: name.utf8)
         ends.append(UInt32(bytes.count))
-        let foldedName = SearchText.fold(name)
-        let ascii = name.utf8.allSatisfy { $0 < 0x80 }
         isASCII.append(ascii)
-        if !ascii { folded.append(contentsOf: foldedName) }
+        if ascii {
+            trigrams.add(id, folded: name.utf8.lazy.map(SearchText.asciiLowercased))
+        } else {
+            let foldedName = SearchText.fold(name)
+            folded.append(contentsOf: foldedName)
+            trigrams.add(id, folded: foldedName)
+        }
         foldedEnds.append(UInt32(folded.count))
-        trigrams.add(id, folded: foldedName)
         // The rehash closures capture the arena, not `self`: a copy of `self` would hold the
         // very hash table being grown and make every insert copy it.
         let (arena, arenaEnds) = (bytes, ends)
-        func stored(_ id: UInt32) -> String {
-            String(decoding: arena[(id == 0 ? 0 : Int(arenaEnds[Int(id) - 1]))..<Int(arenaEnds[Int(id)])], as: UTF8.self)
+        func stored(_ id: UInt32) -> ArraySlice<UInt8> {
+            arena[(id == 0 ? 0 : Int(arenaEnds[Int(id) - 1]))..<Int(arenaEnds[Int(id)])]
         }
-        byName.insert(id, hash: hash) { stored($0).hashValue }
+        byName.insert(id, hash: hash) { String(decoding: stored($0), as: UTF8.self).hashValue }
         if let base = Self.nestedBaseName(name) {
-            byBaseName.insert(id, hash: base.hashValue) { SharedName.baseName(stored($0)).hashValue }
+            // Only nested names are in this table: the base name follows the last "/".
+            byBaseName.insert(id, hash: base.hashValue) { id in
+                let name = stored(id)
+                return String(decoding: name[(name.lastIndex(of: UInt8(ascii: "/"))! + 1)...], as: UTF8.self).hashValue
+            }
         }
         return id
     }
@@ -110,6 +132,21 @@ struct NameTable: Sendable {
     }
 
     // MARK: Order
+
+    /// The first 16 bytes of name `id` as two big-endian words, zero-padded: comparing these
+    /// orders names as ``precedes(_:_:)`` does, except that names agreeing on all 16 bytes
+    /// (or differing only by NUL bytes past their end, which no safe name has) tie.
+    func sortPrefix(of id: UInt32) -> (UInt64, UInt64) {
+        bytes.withUnsafeBufferPointer { all in
+            let from = start(of: id), count = min(16, Int(ends[Int(id)]) - from)
+            var high: UInt64 = 0, low: UInt64 = 0
+            for i in 0..<16 {
+                let byte = i < count ? UInt64(all[from + i]) : 0
+                if i < 8 { high = high << 8 | byte } else { low = low << 8 | byte }
+            }
+            return (high, low)
+        }
+    }
 
     /// True when name `a` sorts before name `b` (by UTF-8 bytes).
     func precedes(_ a: UInt32, _ b: UInt32) -> Bool {

@@ -52,14 +52,36 @@ struct PostingList: Sendable {
         return ids
     }
 
-    /// The ids of `sorted` (ascending) that are also in this list.
-    func intersection(with sorted: [UInt32]) -> [UInt32] {
-        var result: [UInt32] = []
-        var j = 0
-        forEach { id in
-            while j < sorted.count && sorted[j] < id { j += 1 }
-            if j < sorted.count && sorted[j] == id { result.append(id) }
+    /// Keeps only the ids of `sorted` (ascending) that are also in this list, in place: one
+    /// pass over the list's bytes, no closure per id and no new array.
+    func intersect(_ sorted: inout [UInt32]) {
+        let kept = bytes.withUnsafeBufferPointer { b in
+            sorted.withUnsafeMutableBufferPointer { ids in
+                var kept = 0, j = 0, i = 0
+                var id: UInt32 = 0
+                var first = true
+                while i < b.count && j < ids.count {
+                    var delta: UInt32 = 0
+                    var shift: UInt32 = 0
+                    while true {
+                        let byte = b[i]
+                        i += 1
+                        delta |= UInt32(byte & 0x7F) << shift
+                        if byte < 0x80 { break }
+                        shift += 7
+                    }
+                    id = first ? delta : id &+ delta
+                    first = false
+                    while j < ids.count && ids[j] < id { j += 1 }
+                    if j < ids.count && ids[j] == id {
+                        ids[kept] = id
+                        kept += 1
+                        j += 1
+                    }
+                }
+                return kept
+            }
         }
-        return result
+        sorted.removeLast(sorted.count - kept)
     }
 }

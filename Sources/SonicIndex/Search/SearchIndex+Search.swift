@@ -128,14 +128,27 @@ struct BitSet {
 
 /// A binary min-heap of name ids in name order: built in linear time, so taking the first
 /// k of M names costs M + k log M comparisons instead of sorting all M.
+///
+/// Each entry carries the first 16 bytes of its name (big-endian, zero-padded), so most
+/// comparisons are two integer compares; only names that agree on all 16 bytes are compared
+/// in the arena. The keys are read once per match, right after the byte check has brought
+/// the name into the cache.
 struct NameHeap {
-    private var ids: [UInt32]
+    private struct Entry {
+        var high: UInt64, low: UInt64
+        var id: UInt32
+    }
+
+    private var entries: [Entry]
     private let table: NameTable
 
     init(_ ids: [UInt32], table: NameTable) {
-        self.ids = ids
         self.table = table
-        var i = ids.count / 2
+        entries = ids.map { id in
+            let (high, low) = table.sortPrefix(of: id)
+            return Entry(high: high, low: low, id: id)
+        }
+        var i = entries.count / 2
         while i > 0 {
             i -= 1
             siftDown(i)
@@ -143,13 +156,19 @@ struct NameHeap {
     }
 
     mutating func popFirst() -> UInt32? {
-        guard let first = ids.first else { return nil }
-        let last = ids.removeLast()
-        if !ids.isEmpty {
-            ids[0] = last
+        guard let first = entries.first else { return nil }
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries[0] = last
             siftDown(0)
         }
-        return first
+        return first.id
+    }
+
+    private func precedes(_ a: Entry, _ b: Entry) -> Bool {
+        if a.high != b.high { return a.high < b.high }
+        if a.low != b.low { return a.low < b.low }
+        return table.precedes(a.id, b.id)
     }
 
     private mutating func siftDown(_ start: Int) {
@@ -157,10 +176,10 @@ struct NameHeap {
         while true {
             let left = 2 * i + 1, right = left + 1
             var smallest = i
-            if left < ids.count && table.precedes(ids[left], ids[smallest]) { smallest = left }
-            if right < ids.count && table.precedes(ids[right], ids[smallest]) { smallest = right }
+            if left < entries.count && precedes(entries[left], entries[smallest]) { smallest = left }
+            if right < entries.count && precedes(entries[right], entries[smallest]) { smallest = right }
             if smallest == i { return }
-            ids.swapAt(i, smallest)
+            entries.swapAt(i, smallest)
             i = smallest
         }
     }

@@ -55,6 +55,14 @@ public struct SearchIndex: Sendable {
     /// Names nobody shares any more are kept (a seeder coming back reuses them) until they
     /// outnumber both the live names and this.
     var deadNamesBeforeRebuild = 65_536
+    /// Whether ``apply(_:)`` rebuilds the index itself once ``wantsRebuild``. The search loop
+    /// turns this off and rebuilds a copy beside itself instead (``rebuilt()``), so that
+    /// searches do not wait for a rebuild.
+    var rebuildsWhenApplying = true
+
+    /// True when names nobody shares outnumber the live ones (and ``deadNamesBeforeRebuild``):
+    /// time to start over from the live holdings (``rebuilt()``).
+    var wantsRebuild: Bool { names.count - liveNames > max(liveNames, deadNamesBeforeRebuild) }
 
     public init(limits: IndexLimits = IndexLimits()) {
         self.limits = limits
@@ -75,7 +83,7 @@ public struct SearchIndex: Sendable {
         case .remove(let slot):
             remove(slot: slot)
         }
-        if names.count - liveNames > max(liveNames, deadNamesBeforeRebuild) { rebuild() }
+        if rebuildsWhenApplying && wantsRebuild { self = rebuilt() }
     }
 
     /// The file in `slot`, if any (for ``IndexRegistry/files(of:)``).
@@ -89,11 +97,15 @@ public struct SearchIndex: Sendable {
     // MARK: Holdings
 
     private mutating func add(slot: UInt32, session: UInt64, file: SharedFile) {
+        add(slot: slot, session: session, name: file.name, content: Content(file))
+    }
+
+    private mutating func add(slot: UInt32, session: UInt64, name nameText: String, content details: Content) {
         remove(slot: slot)
-        let name = names.intern(file.name)
+        let name = names.intern(nameText)
         if Int(name) == firstOfName.count { firstOfName.append(Self.none) }
         if firstOfName[Int(name)] == Self.none { liveNames += 1 }
-        let content = intern(file)
+        let content = intern(details)
         while holdings.count <= Int(slot) { holdings.append(Holding()) }
         var h = Holding(name: name, content: content, session: session)
         h.nextOfName = firstOfName[Int(name)]
@@ -122,8 +134,7 @@ public struct SearchIndex: Sendable {
 
     /// The content's id, adding it if new. The first registration of a content id gives its
     /// size and file hash (as a group's details always have).
-    private mutating func intern(_ file: SharedFile) -> UInt32 {
-        let content = Content(file)
+    private mutating func intern(_ content: Content) -> UInt32 {
         let hash = content.key.hashValue
         if let id = contentIDs.first(hash: hash, where: { contents[Int($0)].key == content.key }) {
             if firstOfContent[Int(id)] == Self.none { contents[Int(id)] = content }
@@ -136,17 +147,17 @@ public struct SearchIndex: Sendable {
         return id
     }
 
-    /// Starts over from the live holdings, dropping names and contents nobody shares any
-    /// more (their ids would otherwise stay in the tables and posting lists for good).
-    private mutating func rebuild() {
+    /// A copy holding only the live holdings, in the same slots: names and contents nobody
+    /// shares any more are dropped (their ids would otherwise stay in the tables and posting
+    /// lists for good). Non-mutating, so that it can run on a snapshot beside the searches.
+    func rebuilt() -> SearchIndex {
         var fresh = SearchIndex(limits: limits)
         fresh.addresses = addresses
         fresh.deadNamesBeforeRebuild = deadNamesBeforeRebuild
+        fresh.rebuildsWhenApplying = rebuildsWhenApplying
         for (slot, h) in holdings.enumerated() where !h.isVacant {
-            let c = contents[Int(h.content)]
-            fresh.add(slot: UInt32(slot), session: h.session,
-                      file: SharedFile(name: names[h.name], size: c.size, contentID: c.id, fileHash: c.fileHash))
+            fresh.add(slot: UInt32(slot), session: h.session, name: names[h.name], content: contents[Int(h.content)])
         }
-        self = fresh
+        return fresh
     }
 }

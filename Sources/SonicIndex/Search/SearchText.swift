@@ -37,6 +37,10 @@ public enum SearchText {
         (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
     }
 
+    /// The folding of one byte of an ASCII name (its lowercase).
+    @inline(__always)
+    static func asciiLowercased(_ byte: UInt8) -> UInt8 { lowercased(byte) }
+
     /// Calls `body` with each trigram (three consecutive bytes, packed into the low 24 bits)
     /// of `bytes`, in order, repeats included.
     static func forEachTrigram(of bytes: some Collection<UInt8>, _ body: (UInt32) -> Void) {

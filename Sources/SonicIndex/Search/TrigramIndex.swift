@@ -11,7 +11,7 @@ struct TrigramIndex: Sendable {
     private var lists: [PostingList] = []
 
     /// Adds name `id`, whose folded bytes are `folded`. Ids must be added in increasing order.
-    mutating func add(_ id: UInt32, folded: [UInt8]) {
+    mutating func add(_ id: UInt32, folded: some Collection<UInt8>) {
         SearchText.forEachTrigram(of: folded) { key in
             let list = listNumber(creating: key)
             lists[Int(list)].append(id)
@@ -36,7 +36,7 @@ struct TrigramIndex: Sendable {
         found.sort { $0.count < $1.count }
         var ids = found[0].decoded()
         for list in found.dropFirst() where !ids.isEmpty && list.count <= ids.count * 8 {
-            ids = list.intersection(with: ids)
+            list.intersect(&ids)
         }
         return ids
     }
