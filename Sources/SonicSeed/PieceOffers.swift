@@ -1,14 +1,17 @@
 import SonicCore
 
-/// Super-seeding (docs/PROTOCOL.md, "Super-seeding"): which pieces of one content a complete
-/// holder offers each downloader that trades pieces, while several of them fetch it at once.
+/// Super-seeding (docs/PROTOCOL.md, "Trading downloaders and super-seeding"): which pieces
+/// of one content a complete holder offers each downloader that trades pieces, while several
+/// of them fetch it at once.
 ///
-/// Each trader is offered a few pieces at a time (its BITFIELD, then a HAVE per new offer)
-/// taken in turn from one shared order, so the holder's upload goes to pieces it has not sent
-/// anyone yet and the downloaders trade the rest among themselves: in a flash crowd the holder
-/// sends about one copy. A trader is offered another piece whenever it requests or acquires an
-/// offered one (it tells the holder what it acquires elsewhere with HAVE). A trader alone is
-/// offered everything, and so is the last one left: nothing then waits on offers. A pure value.
+/// Each trader is offered a few pieces at a time (its BITFIELD, then a HAVE per new offer):
+/// the ones least spread so far — held by the fewest traders, requested from this holder
+/// the fewest times, on offer to the fewest others — ties in one shared pseudo-random order.
+/// So the holder's upload goes to pieces nobody has yet, and the downloaders trade the rest:
+/// in a flash crowd the holder sends about one copy. A trader is offered another piece
+/// whenever it requests or acquires an offered one (it tells the holder what it acquires
+/// elsewhere with HAVE). A trader alone is offered everything, and so is the last one left:
+/// nothing then waits on offers. A pure value.
 struct PieceOffers: Sendable {
     /// What to send a trader: a HAVE per piece, or a BITFIELD of every piece.
     enum Offer: Equatable, Sendable {
@@ -27,16 +30,25 @@ struct PieceOffers: Sendable {
     let pieceCount: Int
     /// Pieces a trader has on offer at once.
     let window: Int
-    /// The shared order pieces are offered in, a pseudo-random permutation.
-    private let order: [Int]
-    private var cursor = 0
+    /// Each piece's place in the shared order that breaks ties (a pseudo-random permutation).
+    private let rank: [Int]
+    /// How far each piece has spread: traders holding it, requests for it here, and
+    /// traders it is on offer to.
+    private var holders: [Int]
+    private var requests: [Int]
+    private var onOffer: [Int]
     private var traders: [UInt64: Trader] = [:]
 
     init(pieceCount: Int, window: Int, seed: UInt64) {
         self.pieceCount = pieceCount
         self.window = window
         var generator = SplitMix(seed: seed)
-        order = Array(0..<pieceCount).shuffled(using: &generator)
+        var rank = [Int](repeating: 0, count: pieceCount)
+        for (place, piece) in Array(0..<pieceCount).shuffled(using: &generator).enumerated() { rank[piece] = place }
+        self.rank = rank
+        holders = [Int](repeating: 0, count: pieceCount)
+        requests = holders
+        onOffer = holders
     }
 
     var isEmpty: Bool { traders.isEmpty }
@@ -57,7 +69,10 @@ struct PieceOffers: Sendable {
     /// The trader requested `pieces`; returns the new offers.
     mutating func requested(_ connection: UInt64, pieces: ClosedRange<Int>) -> Offer? {
         guard traders[connection] != nil else { return nil }
-        for piece in pieces { traders[connection]!.outstanding.remove(piece) }
+        for piece in pieces where (0..<pieceCount).contains(piece) {
+            requests[piece] += 1
+            settle(piece, of: connection)
+        }
         return refill(connection)
     }
 
@@ -65,8 +80,8 @@ struct PieceOffers: Sendable {
     mutating func holds(_ connection: UInt64, pieces: some Sequence<Int>) -> Offer? {
         guard traders[connection] != nil else { return nil }
         for piece in pieces where (0..<pieceCount).contains(piece) {
-            _ = traders[connection]!.held.insert(piece)
-            traders[connection]!.outstanding.remove(piece)
+            if traders[connection]!.held.insert(piece) { holders[piece] += 1 }
+            settle(piece, of: connection)
         }
         return refill(connection)
     }
@@ -74,27 +89,40 @@ struct PieceOffers: Sendable {
     /// The trader's connection ended. If one trader is left with offers only, it is offered
     /// everything now.
     mutating func leave(_ connection: UInt64) -> Offer? {
-        traders[connection] = nil
+        guard let gone = traders.removeValue(forKey: connection) else { return nil }
+        for piece in gone.held.pieces { holders[piece] -= 1 }
+        for piece in gone.outstanding { onOffer[piece] -= 1 }
         guard traders.count == 1, let (last, trader) = traders.first, !trader.everything else { return nil }
+        for piece in trader.outstanding { onOffer[piece] -= 1 }
+        traders[last]?.outstanding = []
         traders[last]?.everything = true
         traders[last]?.offered = PieceBitfield(pieceCount: pieceCount, pieces: 0..<pieceCount)
         return .everything(connection: last, pieceCount: pieceCount)
     }
 
-    /// Offers pieces until the trader has ``window`` outstanding: the next ones in the shared
-    /// order that it was not offered and does not hold.
+    /// `piece` is no longer outstanding for the trader (requested or acquired).
+    private mutating func settle(_ piece: Int, of connection: UInt64) {
+        if traders[connection]!.outstanding.remove(piece) != nil { onOffer[piece] -= 1 }
+    }
+
+    /// Offers pieces until the trader has ``window`` outstanding: each time the least spread
+    /// piece it was not offered and does not hold. (A scan of every piece per offer: offers
+    /// follow requests, a piece at a time.)
     @discardableResult
     private mutating func refill(_ connection: UInt64) -> Offer? {
         guard var trader = traders[connection], !trader.everything else { return nil }
         var offers: [Int] = []
-        var scanned = 0
-        while trader.outstanding.count < window && scanned < pieceCount {
-            let piece = order[cursor]
-            cursor = (cursor + 1) % pieceCount
-            scanned += 1
-            guard !trader.offered.contains(piece), !trader.held.contains(piece) else { continue }
+        while trader.outstanding.count < window {
+            var best: Int?
+            var bestKey = (Int.max, Int.max)
+            for piece in 0..<pieceCount where !trader.offered.contains(piece) && !trader.held.contains(piece) {
+                let key = (holders[piece] + requests[piece] + onOffer[piece], rank[piece])
+                if key < bestKey { (best, bestKey) = (piece, key) }
+            }
+            guard let piece = best else { break }
             _ = trader.offered.insert(piece)
             trader.outstanding.insert(piece)
+            onOffer[piece] += 1
             offers.append(piece)
         }
         traders[connection] = trader
