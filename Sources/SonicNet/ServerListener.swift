@@ -4,6 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import SonicCore
 import SonicWire
+import Synchronization
 
 /// A bound TCP listener whose accepted connections speak frames.
 ///
@@ -99,23 +100,48 @@ public struct ServerListener: Sendable {
     /// Accepts connections until the listener is closed or the task is cancelled, running
     /// `handle` for each in its own child task. `handle` must not throw: one connection's
     /// failure never takes the server down.
+    ///
+    /// Cancellation closes the listening socket and cancels the open connections, but the
+    /// accepting loop itself is not cancelled: it reads on until the socket's stream ends, so
+    /// that every connection accepted before the close is handed to `handle` (cancelled) and
+    /// closed. Cancelling the loop would drop connections still buffered in the stream
+    /// unclosed, which NIO traps on (swift-nio issue 2637).
     public func serve(_ handle: @escaping @Sendable (FrameChannel) async -> Void) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await channel.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask {
-                        let ip = connection.remoteIP ?? "?"
-                        if let refusal = limiter.admit(ip) {
-                            await Self.refuse(connection, refusal)
-                            return
+        let (channel, limiter) = (self.channel, self.limiter)
+        let stopping = StopFlag()
+        let accepting = Task {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await channel.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask {
+                            let ip = connection.remoteIP ?? "?"
+                            if let refusal = limiter.admit(ip) {
+                                await Self.refuse(connection, refusal)
+                                return
+                            }
+                            defer { limiter.release(ip) }
+                            await handle(connection)
                         }
-                        defer { limiter.release(ip) }
-                        await handle(connection)
+                        if stopping.isSet { group.cancelAll() }
                     }
                 }
+                if stopping.isSet { group.cancelAll() }
             }
         }
+        try await withTaskCancellationHandler {
+            try await accepting.value
+        } onCancel: {
+            stopping.set()
+            channel.channel.close(promise: nil)
+        }
     }
+}
+
+/// Set once, read from any task.
+private final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
 
 extension ServerListener {
