@@ -12,15 +12,30 @@ public struct IndexClient: Sendable {
     public var connector: Connector
     public var agent: String
     public var secret: NetworkSecret?
+    /// The peer id each index must present (pins, known-indexes file).
+    public var trust: IndexTrust
 
     /// The default connector gives a dead or hung index at most a second before the next is tried.
     public init(indexes: [Endpoint], connector: Connector = Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1)),
-                agent: String, secret: NetworkSecret? = nil) {
+                agent: String, secret: NetworkSecret? = nil, trust: IndexTrust = IndexTrust()) {
         precondition(!indexes.isEmpty)
         self.indexes = indexes
         self.connector = connector
         self.agent = agent
         self.secret = secret
+        self.trust = trust
+    }
+
+    /// A client over `transport` with the default connector's timeouts.
+    public init(indexes: [Endpoint], agent: String, secret: NetworkSecret?, transport: TransportSecurity,
+                trust: IndexTrust) {
+        self.init(indexes: indexes, connector: Self.connector(transport), agent: agent, secret: secret, trust: trust)
+    }
+
+    /// The connector for index conversations with `transport` (a dead or hung index gets at
+    /// most a second before the next is tried).
+    public static func connector(_ transport: TransportSecurity) -> Connector {
+        Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1), transport: transport)
     }
 
     /// All result groups for `query`, following pages until the index has no more.
@@ -50,10 +65,13 @@ public struct IndexClient: Sendable {
         var failures: [(Endpoint, String)] = []
         for endpoint in indexes {
             do {
-                let channel = try await connector.connect(to: endpoint)
+                let channel = try await connector.connect(to: endpoint, expecting: trust.pins[endpoint])
                 return try await channel.executeThenClose { inbound, outbound in
+                    let identities = try await channel.transportIdentities()
+                    if let identities { try trust.check(endpoint, presented: identities.remote) }
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, agent: agent), secret: secret)
+                    _ = try await session.clientHandshake(Hello(role: .client, agent: agent), secret: secret,
+                                                          identities: identities)
                     let result = try await body(&session)
                     try? await session.send(.exit)
                     return result
@@ -65,11 +83,13 @@ public struct IndexClient: Sendable {
                 case .remote(let e) where e.code == .unexpectedMessage:
                     failures.append((endpoint, "a peer answered there, not an index"))
                     continue
-                case .remote, .secretRequired, .notMember: throw error
+                case .remote, .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: throw error
                 default: break
                 }
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
                 failures.append((endpoint, Self.reason(error)))
+            } catch let changed as IndexIdentityChanged {
+                throw changed
             } catch {
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
                 failures.append((endpoint, Self.reason(error)))
@@ -129,8 +149,8 @@ public struct IndexRefused: Error, CustomStringConvertible {
     /// True for answers that a retry would get again.
     public static func isRefusal(_ error: SessionError) -> Bool {
         switch error {
-        case .secretRequired, .notMember: true
-        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage].contains(e.code)
+        case .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: true
+        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage, .tlsMismatch].contains(e.code)
         default: false
         }
     }

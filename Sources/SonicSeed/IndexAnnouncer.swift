@@ -17,6 +17,8 @@ public struct IndexAnnouncer: Sendable {
     public var agent: String
     public var logger: Logger
     public var secret: NetworkSecret?
+    /// The peer id the index must present (pins, known-indexes file).
+    public var trust = IndexTrust()
     /// Delay before reconnecting to an index that went away or refused us.
     public var reconnectDelay: Duration = .seconds(1)
     /// How often the library is checked for changes (a local comparison, no traffic).
@@ -54,6 +56,8 @@ public struct IndexAnnouncer: Sendable {
                 return
             } catch let error as SessionError where IndexRefused.isRefusal(error) {
                 throw IndexRefused(index: index, reason: error)
+            } catch let changed as IndexIdentityChanged {
+                throw changed
             } catch {
                 if !announcedOutage {
                     logger.warning("index unavailable; retrying every \(reconnectDelay)", metadata: ["error": "\(error)"])
@@ -67,11 +71,13 @@ public struct IndexAnnouncer: Sendable {
     /// One connection's life. `onRegistered` runs once the index took the first registration:
     /// a handshake alone does not prove it is an index that will keep us.
     private func session(onRegistered: () -> Void) async throws {
-        let channel = try await connector.connect(to: index)
+        let channel = try await connector.connect(to: index, expecting: trust.pins[index])
         try await channel.executeThenClose { inbound, outbound in
+            let identities = try await channel.transportIdentities()
+            if let identities { try trust.check(index, presented: identities.remote) }
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
-                Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent), secret: secret)
+                Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent), secret: secret, identities: identities)
             logger.debug("handshake with index", metadata: ["session": "\(welcome.sessionID)"])
             var confirmed = false
             var registered: [String: SharedFile] = [:]

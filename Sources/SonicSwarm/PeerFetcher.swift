@@ -52,6 +52,10 @@ struct PeerFetcher: Sendable {
         var reason: String?
         do {
             try await fetch()
+        } catch let refusal as SessionError where refusal.isIdentityMismatch {
+            settings.pins.refused(refusal)
+            logger.error("peer refused: \(refusal)")
+            reason = "\(refusal)"
         } catch is SwarmEngine.Closed {
             // The policy decided it, and recorded why.
         } catch where Task.isCancelled {
@@ -65,14 +69,15 @@ struct PeerFetcher: Sendable {
 
     private func fetch() async throws {
         let timeout = TimeAmount(settings.peerTimeout)
-        let connector = Connector(connectTimeout: .seconds(2), idleTimeout: nil)
-        let channel = try await connector.connect(to: endpoint) { pipeline in
+        let connector = Connector(connectTimeout: .seconds(2), idleTimeout: nil, transport: settings.transport)
+        let channel = try await connector.connect(to: endpoint, expecting: settings.pins.expected(for: endpoint)) { pipeline in
             try pipeline.addHandler(StallDetector(timeout: timeout))
         }
         let wakes = engine.wakeStream(for: peer)
         try await channel.executeThenClose { inbound, outbound in
+            let identities = try await channel.transportIdentities()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await receive(inbound: inbound, outbound: outbound) }
+                group.addTask { try await receive(inbound: inbound, outbound: outbound, identities: identities) }
                 group.addTask { try await send(outbound: outbound, wakes: wakes) }
                 // Either half ending ends the connection.
                 try await group.next()
@@ -101,12 +106,12 @@ struct PeerFetcher: Sendable {
     /// The receiver: the handshake, then every message until the download ends or the
     /// policy closes the connection.
     private func receive(inbound: NIOAsyncChannelInboundStream<Message>,
-                         outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
+                         outbound: NIOAsyncChannelOutboundWriter<Message>, identities: TransportIdentities?) async throws {
         var session = FrameSession(inbound: inbound, outbound: outbound)
         var features: Features = settings.acceptDeflate ? [.deflate] : []
         if isPartialHolder { features.insert(.swarm) }
         let welcome = try await session.clientHandshake(Hello(role: .client, features: features, agent: "sonic-get"),
-                                                        secret: settings.secret)
+                                                        secret: settings.secret, identities: identities)
         logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
         if isPartialHolder {
             try await receiveHoldings(&session, welcome: welcome)

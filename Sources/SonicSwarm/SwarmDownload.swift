@@ -27,6 +27,10 @@ public enum SwarmDownload {
         public var maximumInFlightBytes: Int
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        /// TLS with our identity (the default of the programs), or plain TCP.
+        public var transport: TransportSecurity = .off
+        /// The peer id each peer must present, as the index gave them; refusals are recorded there.
+        public var pins = PeerPins()
         /// Asked every ``discoveryInterval`` for the holders known now (the index asked again);
         /// new ones are connected, up to ``maximumPeers`` in all. Nil: the first peers only.
         public var discover: (@Sendable () async -> [Endpoint])?

@@ -100,6 +100,7 @@ extension Message {
                 }
                 results.append(SearchResult(contentID: id, size: size, fileHash: hash, names: names, peers: peers))
             }
+            try readResultsExtensions(&p, into: &results)
             return .searchResults(SearchResults(total: total, results: results))
         case .manifestRequest:
             return .manifestRequest(try p.readContentID())
@@ -156,5 +157,34 @@ extension Message {
         let count = Int(try p.readWireInteger(as: UInt32.self))
         guard count <= limit else { throw .malformed("\(count) \(what), limit is \(limit)") }
         return count
+    }
+}
+
+extension Message {
+    /// RESULTS' extension area: sections after the last group, unknown tags skipped
+    /// (``ResultsSection``).
+    private static func readResultsExtensions(_ p: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
+        while p.readableBytes > 0 {
+            let tag: UInt8 = try p.readWireInteger()
+            let length = Int(try p.readWireInteger(as: UInt32.self))
+            guard length <= p.readableBytes, var section = p.readSlice(length: length) else {
+                throw .malformed("RESULTS section \(tag) runs past the frame")
+            }
+            guard tag == ResultsSection.peerIDs.rawValue else { continue }
+            for g in results.indices {
+                var ids: [PeerID?] = []
+                ids.reserveCapacity(results[g].peers.count)
+                for _ in results[g].peers {
+                    let n: UInt8 = try section.readWireInteger()
+                    switch Int(n) {
+                    case 0: ids.append(nil)
+                    case SHA256Hash.byteCount: ids.append(PeerID(try section.readHash()))
+                    default: throw .malformed("a peer id of \(n) bytes")
+                    }
+                }
+                results[g].peerIDs = ids
+            }
+            guard section.readableBytes == 0 else { throw .malformed("trailing bytes in the peer id section") }
+        }
     }
 }

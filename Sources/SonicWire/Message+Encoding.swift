@@ -76,6 +76,22 @@ extension ByteBuffer {
                     writeInteger(UInt16(p.port))
                 }
             }
+            if r.results.contains(where: { $0.peerIDs.contains { $0 != nil } }) {
+                writeInteger(ResultsSection.peerIDs.rawValue)
+                let lengthAt = writerIndex
+                writeInteger(UInt32(0))
+                for g in r.results {
+                    for i in g.peers.indices {
+                        if let id = g.peerID(at: i) {
+                            writeInteger(UInt8(SHA256Hash.byteCount))
+                            writeBytes(id.hash.bytes)
+                        } else {
+                            writeInteger(UInt8(0))
+                        }
+                    }
+                }
+                setInteger(UInt32(writerIndex - lengthAt - 4), at: lengthAt)
+            }
         case .manifestRequest(let id):
             writeHash(id.hash)
         case .manifest(let id, let bytes):

@@ -228,6 +228,9 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
     case internalError
     /// A range asked of a partial holder covers a piece it has not verified.
     case notHeld
+    /// One side runs TLS and the other does not (`--tls on|off`); sent in clear text by a
+    /// server that sees the other kind of first bytes, before it closes.
+    case tlsMismatch
     case unknown(UInt16)
 
     public var rawValue: UInt16 {
@@ -247,6 +250,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case .timeout: 13
         case .internalError: 14
         case .notHeld: 15
+        case .tlsMismatch: 16
         case .unknown(let v): v
         }
     }
@@ -268,6 +272,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case 13: self = .timeout
         case 14: self = .internalError
         case 15: self = .notHeld
+        case 16: self = .tlsMismatch
         default: self = .unknown(rawValue)
         }
     }
@@ -289,6 +294,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case .timeout: "timeout"
         case .internalError: "internal error"
         case .notHeld: "piece not held"
+        case .tlsMismatch: "TLS mismatch"
         case .unknown(let v): "error \(v)"
         }
     }
@@ -340,17 +346,43 @@ public struct SearchResult: Sendable, Equatable {
     /// The names this content is shared under that matched (sorted, at least one).
     public var names: [String]
     public var peers: [Endpoint]
+    /// The peer id the index learned from each peer's TLS handshake, one per entry of
+    /// ``peers`` (nil: not known, e.g. a peer on a plain connection); empty when the index
+    /// sent none (RESULTS section 2, docs/PROTOCOL.md).
+    public var peerIDs: [PeerID?]
 
-    public init(contentID: ContentID, size: UInt64, fileHash: SHA256Hash, names: [String], peers: [Endpoint]) {
+    public init(contentID: ContentID, size: UInt64, fileHash: SHA256Hash, names: [String], peers: [Endpoint],
+                peerIDs: [PeerID?] = []) {
         self.contentID = contentID
         self.size = size
         self.fileHash = fileHash
         self.names = names
         self.peers = peers
+        self.peerIDs = peerIDs
+    }
+
+    /// The peer id the index gave for the peer at `index` in ``peers``, if any.
+    public func peerID(at index: Int) -> PeerID? {
+        peerIDs.indices.contains(index) ? peerIDs[index] : nil
+    }
+
+    /// Each listed peer with the peer id the index gave for it, if any.
+    public var peerPins: [Endpoint: PeerID] {
+        var pins: [Endpoint: PeerID] = [:]
+        for (i, peer) in peers.enumerated() { if let id = peerID(at: i) { pins[peer] = id } }
+        return pins
     }
 
     /// The name to show and to save under.
     public var name: String { names.first ?? "" }
+}
+
+/// The sections of RESULTS' extension area, after the last group: each is `u8 tag`,
+/// `u32 length`, then `length` bytes; a receiver skips tags it does not know.
+public enum ResultsSection: UInt8, Sendable {
+    /// Per listed peer, in the frame's listing order (group by group): `u8 n` (0 or 32), then
+    /// `n` bytes, the SHA-256 behind its peer id. Sent only when some peer's id is known.
+    case peerIDs = 2
 }
 
 public struct SearchResults: Sendable, Equatable {
