@@ -83,8 +83,8 @@ public final class IndexServer: Service, Sendable {
         let remoteIP = connection.remoteIP
         logger.info("connected", metadata: ["from": "\(connection.remoteDescription)"])
         var served: Endpoint?
-        await ServerConversation.run(connection, sessionID: id, features: [], secret: configuration.listener.secret,
-                                     logger: logger) { session, hello in
+        await ServerConversation.run(connection, sessionID: id, features: Self.features,
+                                     secret: configuration.listener.secret, logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
             // Its peer id is the one its TLS certificate proved, never one it claims.
@@ -96,14 +96,18 @@ public final class IndexServer: Service, Sendable {
             }
             logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")",
                                             "peer-id": "\(peerID.map { "\($0)" } ?? "-")"])
-            try await converse(&session, id: id, logger: logger)
+            try await converse(&session, id: id, features: hello.features.intersection(Self.features), logger: logger)
         }
         if let served { peerIDs.withLock { $0.disconnected(id, address: served) } }
         await store.disconnect(id)
         logger.info("disconnected; its files are forgotten")
     }
 
-    private func converse(_ session: inout FrameSession, id: UInt64, logger: Logger) async throws {
+    /// What the index offers in WELCOME: the swarm feature (partial holders: PARTIAL, and
+    /// RESULTS listing them to the sessions that negotiated it).
+    static let features: Features = [.swarm]
+
+    private func converse(_ session: inout FrameSession, id: UInt64, features: Features, logger: Logger) async throws {
         while true {
             let message = try await session.receive()
             switch message {
@@ -126,13 +130,28 @@ public final class IndexServer: Service, Sendable {
                 } catch {
                     try await session.send(.error(storeFailure(error, logger: logger)))
                 }
+            case .partial(let contents) where features.contains(.swarm):
+                do {
+                    try await store.announcePartial(id, contents: contents)
+                    logger.info("holds \(contents.count) content(s) in part")
+                    try await session.send(.ok)
+                } catch let error as PartialHolderTable.AnnouncementError {
+                    logger.notice("partial holdings refused", metadata: ["error": "\(error)"])
+                    try await session.send(.error(ErrorMessage(.limitExceeded, error.description)))
+                } catch {
+                    try await session.send(.error(storeFailure(error, logger: logger)))
+                }
             case .heartbeat:
                 // Liveness is the connection's: any frame resets its idle timer, and a session
                 // silent for --heartbeat-timeout is closed, which forgets its files (`handle`).
                 try await session.send(.ok)
             case .search(let request):
                 do {
-                    let found = try await store.search(request, excluding: id)
+                    var found = try await store.search(request, excluding: id)
+                    if features.contains(.swarm) && !found.results.isEmpty {
+                        found.addPartialPeers(try await store.partialHolders(of: found.results.map(\.contentID),
+                                                                             excluding: id))
+                    }
                     let results = peerIDs.withLock { $0.annotated(found) }
                     searchCounter.add(1, ordering: .relaxed)
                     logger.info("search", metadata: [

@@ -29,6 +29,15 @@ public protocol IndexStore: Sendable {
     /// Returns how many were removed.
     func unregister(_ session: UInt64, names: [String]) async throws -> Int
 
+    /// Replaces the set of contents the session holds in part (swarm feature). Throws
+    /// ``PartialHolderTable/AnnouncementError`` when refused, any other error when the store
+    /// itself failed.
+    func announcePartial(_ session: UInt64, contents: [ContentID]) async throws
+
+    /// The partial holders of each of `contents` (those announced by any session but
+    /// `requester`), for the search answers of swarm sessions.
+    func partialHolders(of contents: [ContentID], excluding requester: UInt64) async throws -> [ContentID: [Endpoint]]
+
     /// One page of result groups (docs/PROTOCOL.md, "Search"), leaving out `requester`'s files.
     func search(_ request: SearchRequest, excluding requester: UInt64) async throws -> SearchResults
 

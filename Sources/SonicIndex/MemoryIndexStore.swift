@@ -11,6 +11,9 @@ import Synchronization
 public final class MemoryIndexStore: IndexStore {
     private let sessions: Mutex<SessionTable>
     private let searchLoop: SearchLoop
+    /// Partial holders, with each session's address: looked up by content id only, never
+    /// searched by name, so they stay out of the search loop.
+    private let partials = Mutex((addresses: [UInt64: Endpoint](), table: PartialHolderTable()))
 
     public init(limits: IndexLimits) {
         sessions = Mutex(SessionTable(limits: limits))
@@ -24,10 +27,25 @@ public final class MemoryIndexStore: IndexStore {
 
     public func connect(_ session: UInt64, address: Endpoint?) {
         update { $0.connect(session, address: address) }
+        if let address { partials.withLock { $0.addresses[session] = address } }
     }
 
     public func disconnect(_ session: UInt64) {
         update { $0.disconnect(session) }
+        partials.withLock {
+            $0.addresses[session] = nil
+            $0.table.remove(session)
+        }
+    }
+
+    public func announcePartial(_ session: UInt64, contents: [ContentID]) throws {
+        try partials.withLock { state throws(PartialHolderTable.AnnouncementError) in
+            try state.table.announce(session, address: state.addresses[session], contents: contents)
+        }
+    }
+
+    public func partialHolders(of contents: [ContentID], excluding requester: UInt64) -> [ContentID: [Endpoint]] {
+        partials.withLock { $0.table.holders(of: contents, excluding: requester) }
     }
 
     public func register(_ session: UInt64, files: [SharedFile]) throws {

@@ -26,10 +26,16 @@ struct PeerIDTable: Sendable {
         var out = results
         var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader - Self.sectionHeader
         var kept = 0
+        // Section 1 (partial holders) is counted too: its header and count, then per holder
+        // its group, host and port.
+        if out.results.contains(where: { !$0.partialPeers.isEmpty }) { budget -= Self.sectionHeader + 2 }
         for i in out.results.indices {
             out.results[i].peerIDs = out.results[i].peers.map { byAddress[$0]?.id }
+            out.results[i].partialPeerIDs = out.results[i].partialPeers.map { byAddress[$0]?.id }
+            let ids = out.results[i].peerIDs + out.results[i].partialPeerIDs
             let cost = WireSize.searchResult(out.results[i])
-                + out.results[i].peerIDs.reduce(0) { $0 + 1 + ($1 == nil ? 0 : SHA256Hash.byteCount) }
+                + out.results[i].partialPeers.reduce(0) { $0 + 2 + WireSize.string($1.host) + 2 }
+                + ids.reduce(0) { $0 + 1 + ($1 == nil ? 0 : SHA256Hash.byteCount) }
             guard cost <= budget else { break }
             budget -= cost
             kept += 1

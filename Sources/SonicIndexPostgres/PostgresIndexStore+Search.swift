@@ -124,7 +124,7 @@ struct ResultGroups {
     /// SEARCH-RESULTS frame holds.
     func page() -> [SearchResult] {
         var page: [SearchResult] = []
-        var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader
+        var budget = WireSize.resultsPageBudget
         for group in groups {
             let names = group.names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             let peers = group.peers.sorted { ($0.host, $0.port) < ($1.host, $1.port) }

@@ -7,7 +7,8 @@ import PostgresNIO
 /// ```
 /// sonic_index_processes  one row per live index process, its heartbeat refreshed
 ///   └─ sonic_sessions    one row per peer session, owned by the process it is connected to
-///        └─ sonic_files  one row per shared file of that session
+///        ├─ sonic_files  one row per shared file of that session
+///        └─ sonic_partial_holdings  one row per content it downloads and serves in part
 /// ```
 ///
 /// Deleting a process row cascades to its sessions and their files: that is how a crashed
@@ -52,6 +53,17 @@ enum PostgresSchema {
             FOREIGN KEY (process, session) REFERENCES sonic_sessions (process, session) ON DELETE CASCADE
         )
         """,
+        """
+        CREATE TABLE IF NOT EXISTS sonic_partial_holdings (
+            process bigint NOT NULL,
+            session bigint NOT NULL,
+            content_id bytea NOT NULL,
+            announced timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (process, session, content_id),
+            FOREIGN KEY (process, session) REFERENCES sonic_sessions (process, session) ON DELETE CASCADE
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS sonic_partial_holdings_content ON sonic_partial_holdings (content_id)",
         "CREATE INDEX IF NOT EXISTS sonic_files_folded ON sonic_files USING gin (folded gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS sonic_files_name ON sonic_files (name)",
         "CREATE INDEX IF NOT EXISTS sonic_files_base_name ON sonic_files (base_name)",

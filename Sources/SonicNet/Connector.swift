@@ -43,8 +43,11 @@ public struct Connector: Sendable {
         let initializer: @Sendable (any Channel) -> EventLoopFuture<(FrameChannel, EventLoopFuture<TransportIdentities>?)> = {
             channel in
             channel.eventLoop.makeCompletedFuture {
-                let handshake = try transport.addClientHandlers(to: channel, handshakeTimeout: handshakeTimeout)
-                return (try FrameChannelSetup.configure(channel, idleTimeout: idle, addHandlers: addHandlers), handshake)
+                var handshake: EventLoopFuture<TransportIdentities>?
+                let frames = try FrameChannelSetup.configure(channel, idleTimeout: idle, addTransport: { _ in
+                    handshake = try transport.addClientHandlers(to: channel, handshakeTimeout: handshakeTimeout)
+                }, addHandlers: addHandlers)
+                return (frames, handshake)
             }
         }
         let channel: FrameChannel

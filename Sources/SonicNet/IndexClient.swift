@@ -12,24 +12,29 @@ public struct IndexClient: Sendable {
     public var connector: Connector
     public var agent: String
     public var secret: NetworkSecret?
+    /// Asked for in HELLO: `.swarm` makes an index that speaks it list partial holders too
+    /// (``SearchResult/partialPeers``).
+    public var features: Features
     /// The peer id each index must present (pins, known-indexes file).
     public var trust: IndexTrust
 
     /// The default connector gives a dead or hung index at most a second before the next is tried.
     public init(indexes: [Endpoint], connector: Connector = Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1)),
-                agent: String, secret: NetworkSecret? = nil, trust: IndexTrust = IndexTrust()) {
+                agent: String, secret: NetworkSecret? = nil, features: Features = [], trust: IndexTrust = IndexTrust()) {
         precondition(!indexes.isEmpty)
         self.indexes = indexes
         self.connector = connector
         self.agent = agent
         self.secret = secret
+        self.features = features
         self.trust = trust
     }
 
     /// A client over `transport` with the default connector's timeouts.
-    public init(indexes: [Endpoint], agent: String, secret: NetworkSecret?, transport: TransportSecurity,
-                trust: IndexTrust) {
-        self.init(indexes: indexes, connector: Self.connector(transport), agent: agent, secret: secret, trust: trust)
+    public init(indexes: [Endpoint], agent: String, secret: NetworkSecret?, features: Features = [],
+                transport: TransportSecurity, trust: IndexTrust) {
+        self.init(indexes: indexes, connector: Self.connector(transport), agent: agent, secret: secret, features: features,
+                  trust: trust)
     }
 
     /// The connector for index conversations with `transport` (a dead or hung index gets at
@@ -70,7 +75,7 @@ public struct IndexClient: Sendable {
                     let identities = try await channel.transportIdentities()
                     if let identities { try trust.check(endpoint, presented: identities.remote) }
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, agent: agent), secret: secret,
+                    _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: agent), secret: secret,
                                                           identities: identities)
                     let result = try await body(&session)
                     try? await session.send(.exit)

@@ -19,14 +19,22 @@ public struct IndexAnnouncer: Sendable {
     public var secret: NetworkSecret?
     /// The peer id the index must present (pins, known-indexes file).
     public var trust = IndexTrust()
+    /// Downloads in progress whose verified pieces this peer serves: announced as partial
+    /// holdings (PARTIAL) to an index that speaks the swarm feature.
+    public var partials: PartialHoldings?
+    /// How loudly an outage (and its end) is logged: a seeder warns, a downloader, whose own
+    /// search already reported the index, says it at debug level.
+    public var outageLogLevel: Logger.Level = .warning
     /// Delay before reconnecting to an index that went away or refused us.
     public var reconnectDelay: Duration = .seconds(1)
     /// How often the library is checked for changes (a local comparison, no traffic).
     public var pollInterval: Duration = .milliseconds(200)
 
     public init(index: Endpoint, library: SharedLibrary, listenPort: Int, heartbeatInterval: Duration,
-                connector: Connector, agent: String, secret: NetworkSecret? = nil, logger: Logger) {
+                connector: Connector, agent: String, secret: NetworkSecret? = nil, partials: PartialHoldings? = nil,
+                logger: Logger) {
         self.secret = secret
+        self.partials = partials
         self.index = index
         self.library = library
         self.listenPort = listenPort
@@ -48,7 +56,7 @@ public struct IndexAnnouncer: Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await session(onRegistered: {
-                    if announcedOutage { logger.notice("index is back") }
+                    if announcedOutage { logger.log(level: min(outageLogLevel, .notice), "index is back") }
                     announcedOutage = false
                 })
                 return
@@ -60,7 +68,8 @@ public struct IndexAnnouncer: Sendable {
                 throw changed
             } catch {
                 if !announcedOutage {
-                    logger.warning("index unavailable; retrying every \(reconnectDelay)", metadata: ["error": "\(error)"])
+                    logger.log(level: outageLogLevel, "index unavailable; retrying every \(reconnectDelay)",
+                               metadata: ["error": "\(error)"])
                     announcedOutage = true
                 }
             }
@@ -77,11 +86,15 @@ public struct IndexAnnouncer: Sendable {
             if let identities { try trust.check(index, presented: identities.remote) }
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
-                Hello(role: .seeder, listenPort: UInt16(listenPort), agent: agent), secret: secret, identities: identities)
+                Hello(role: .seeder, listenPort: UInt16(listenPort), features: partials == nil ? [] : [.swarm], agent: agent),
+                secret: secret, identities: identities)
             logger.debug("handshake with index", metadata: ["session": "\(welcome.sessionID)"])
+            // An index without the swarm feature is not told about partial holdings.
+            let partials = welcome.features.contains(.swarm) ? self.partials : nil
             var confirmed = false
             var registered: [String: SharedFile] = [:]
             var generation = -1
+            var partialGeneration = 0
             var lastSent = ContinuousClock.now
             while true {
                 if Task.isShuttingDownGracefully || Task.isCancelled {
@@ -98,6 +111,12 @@ public struct IndexAnnouncer: Sendable {
                         onRegistered()
                         logger.info("connected to index", metadata: ["session": "\(welcome.sessionID)"])
                     }
+                }
+                if let held = partials?.snapshot(), held.generation != partialGeneration {
+                    try await session.requestOK(.partial(Array(held.contents.prefix(WireLimits.maximumPartialContents))))
+                    logger.debug("partial holdings announced", metadata: ["contents": "\(held.contents.count)"])
+                    partialGeneration = held.generation
+                    lastSent = .now
                 } else if ContinuousClock.now - lastSent >= heartbeatInterval {
                     try await session.requestOK(.heartbeat)
                     lastSent = .now

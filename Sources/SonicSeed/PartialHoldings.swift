@@ -72,21 +72,37 @@ public final class PartialHolding: Sendable {
 
 /// The downloads in progress this peer serves from, by content id.
 public final class PartialHoldings: Sendable {
-    private let holdings = Mutex<[ContentID: PartialHolding]>([:])
+    private struct State {
+        var holdings: [ContentID: PartialHolding] = [:]
+        /// Counts changes to the set, so announcers know when to tell the indexes.
+        var generation = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     public func add(_ holding: PartialHolding) {
-        holdings.withLock { $0[holding.contentID] = holding }
+        state.withLock {
+            $0.holdings[holding.contentID] = holding
+            $0.generation += 1
+        }
     }
 
     /// The download ended (completed, and now shared whole, or abandoned).
     public func remove(_ contentID: ContentID) {
-        holdings.withLock { _ = $0.removeValue(forKey: contentID) }
+        state.withLock {
+            if $0.holdings.removeValue(forKey: contentID) != nil { $0.generation += 1 }
+        }
     }
 
     public func holding(for contentID: ContentID) -> PartialHolding? {
-        holdings.withLock { $0[contentID] }
+        state.withLock { $0.holdings[contentID] }
+    }
+
+    /// The current generation and the content ids held in part, sorted.
+    public func snapshot() -> (generation: Int, contents: [ContentID]) {
+        state.withLock { ($0.generation, $0.holdings.keys.sorted()) }
     }
 }
 

@@ -68,7 +68,7 @@ public final class Seeder: Service, Sendable {
                 var announcer = IndexAnnouncer(
                     index: index, library: server.library, listenPort: server.boundAddress.port,
                     heartbeatInterval: configuration.heartbeatInterval, connector: Connector(transport: configuration.transport),
-                    agent: configuration.agent, secret: configuration.secret, logger: logger)
+                    agent: configuration.agent, secret: configuration.secret, partials: server.partials, logger: logger)
                 announcer.trust = configuration.trust
                 group.addTask { try await announcer.run() }
             }

@@ -4,6 +4,7 @@ import SonicCompression
 import SonicCore
 import SonicNet
 import SonicSeed
+import SonicWire
 
 /// Downloads one content from many peers at once into a target file.
 ///
@@ -31,9 +32,11 @@ public enum SwarmDownload {
         public var transport: TransportSecurity = .off
         /// The peer id each peer must present, as the index gave them; refusals are recorded there.
         public var pins = PeerPins()
-        /// Asked every ``discoveryInterval`` for the holders known now (the index asked again);
-        /// new ones are connected, up to ``maximumPeers`` in all. Nil: the first peers only.
-        public var discover: (@Sendable () async -> [Endpoint])?
+        /// Asked for the holders known now (the index asked again): half a second after the
+        /// start, then after doubling delays up to ``discoveryInterval``, then at that interval
+        /// (``discoveryDelay(after:interval:)``). New ones are connected, up to
+        /// ``maximumPeers`` in all. Nil: the first peers only.
+        public var discover: (@Sendable () async -> Holders)?
         public var discoveryInterval: Duration = .seconds(10)
         /// Connections at most, the first ones included.
         public var maximumPeers = 32
@@ -121,6 +124,42 @@ public enum SwarmDownload {
             "the pieces verify but the whole file hashes to \(actual.hex), not the SHA-256 its manifest claims "
                 + "(\(claimed.hex)); the content is forged, its peers are banned and nothing was saved"
         }
+    }
+
+    /// Holders of the content, as the index lists them.
+    public struct Holders: Sendable, Equatable {
+        /// Peers with the whole content.
+        public var complete: [Endpoint]
+        /// Peers downloading it that serve their verified pieces (swarm feature).
+        public var partial: [Endpoint]
+
+        public init(complete: [Endpoint] = [], partial: [Endpoint] = []) {
+            self.complete = complete
+            self.partial = partial
+        }
+
+        /// The holders `result` lists, leaving out those `excluding` says are this peer itself
+        /// (its own upload server, announced as a partial holder). A peer listed as both
+        /// counts as complete.
+        public init(_ result: SearchResult?, excluding isSelf: (Endpoint) -> Bool = { _ in false }) {
+            complete = (result?.peers ?? []).filter { !isSelf($0) }
+            let listed = Set(complete)
+            partial = (result?.partialPeers ?? []).filter { !isSelf($0) && !listed.contains($0) }
+        }
+
+        /// The first `limit` holders to connect, complete ones first, and which of them are partial.
+        public func first(_ limit: Int) -> (peers: [Endpoint], partial: Set<Endpoint>) {
+            let partialShare = Array(partial.prefix(max(0, limit - complete.count)))
+            return (Array(complete.prefix(limit)) + partialShare, Set(partialShare))
+        }
+    }
+
+    /// How long discovery waits before asking the index again, after `asks` asks: a swarm
+    /// grows fastest at its start (a flash crowd registers within a second), so the first
+    /// asks come soon — 0.5 s, 1 s, 2 s, … — and then every `interval`.
+    public static func discoveryDelay(after asks: Int, interval: Duration) -> Duration {
+        let early = Duration.milliseconds(500) * (1 << min(asks, 20))
+        return min(early, interval)
     }
 
     /// Fetches `manifest`'s content from `peers` into `targetPath`. `partialHolders`: those of
@@ -211,11 +250,10 @@ public enum SwarmDownload {
             await withTaskGroup(of: Void.self) { fetchers in
                 let (events, event) = AsyncStream<FetcherEvent>.makeStream()
                 var running = 0
-                func connect(_ peer: Int, _ endpoint: Endpoint) {
+                func connect(_ peer: Int, _ endpoint: Endpoint, partial: Bool) {
                     var peerLogger = logger
                     peerLogger[metadataKey: "peer"] = "\(endpoint)"
-                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint,
-                                              isPartialHolder: partialHolders.contains(endpoint),
+                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, isPartialHolder: partial,
                                               contentID: contentID, engine: engine,
                                               file: file, writers: writers, wholeFile: wholeFile, serving: holding,
                                               settings: settings, logger: peerLogger)
@@ -225,15 +263,23 @@ public enum SwarmDownload {
                         event.yield(.connectionEnded)
                     }
                 }
-                for (peer, endpoint) in peers.enumerated() { connect(peer, endpoint) }
+                for (peer, endpoint) in peers.enumerated() {
+                    connect(peer, endpoint, partial: partialHolders.contains(endpoint))
+                }
                 if let discover = settings.discover {
                     // Holders that appear during the download (the index asked again).
                     fetchers.addTask {
+                        var asks = 0
                         while !Task.isCancelled {
-                            try? await Task.sleep(for: settings.discoveryInterval)
+                            try? await Task.sleep(for: discoveryDelay(after: asks, interval: settings.discoveryInterval))
+                            asks += 1
                             guard !Task.isCancelled else { return }
-                            let joined = engine.peersDiscovered(await discover())
-                            if !joined.isEmpty { event.yield(.peersJoined(joined)) }
+                            let found = await discover()
+                            let partial = Set(found.partial).subtracting(found.complete)
+                            let joined = engine.peersDiscovered(found.complete + found.partial)
+                            if !joined.isEmpty {
+                                event.yield(.peersJoined(joined.map { ($0.peer, $0.endpoint, partial.contains($0.endpoint)) }))
+                            }
                         }
                     }
                 }
@@ -244,7 +290,8 @@ public enum SwarmDownload {
                     for await happened in events {
                         switch happened {
                         case .connectionEnded: running -= 1
-                        case .peersJoined(let joined): for (peer, endpoint) in joined { connect(peer, endpoint) }
+                        case .peersJoined(let joined):
+                            for (peer, endpoint, partial) in joined { connect(peer, endpoint, partial: partial) }
                         }
                         if engine.isComplete || running == 0 { break }
                     }
@@ -283,7 +330,7 @@ public enum SwarmDownload {
 
     private enum FetcherEvent: Sendable {
         case connectionEnded
-        case peersJoined([(peer: Int, endpoint: Endpoint)])
+        case peersJoined([(peer: Int, endpoint: Endpoint, partial: Bool)])
     }
 
     /// Pieces already in the partial file, each verified against its SHA-256 again (a resume

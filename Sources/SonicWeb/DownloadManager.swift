@@ -48,7 +48,8 @@ public final class DownloadManager: Service, Sendable {
         var journalPath: String { folder + "/.sonic-downloads.json" }
 
         func indexClient() -> IndexClient {
-            IndexClient(indexes: indexes, agent: "sonic-seed", secret: secret, transport: transport, trust: trust)
+            IndexClient(indexes: indexes, agent: "sonic-seed", secret: secret, features: [.swarm], transport: transport,
+                        trust: trust)
         }
     }
 
@@ -260,11 +261,14 @@ public final class DownloadManager: Service, Sendable {
         guard let result = results.first(where: { $0.contentID == contentID }) else {
             throw APIError.notFound("no peer shares it now")
         }
-        let peers = result.peers.filter { !isSelf($0) }
-        guard !peers.isEmpty else { throw APIError.notFound("no other peer shares it now") }
+        let own = configuration.ownAddress
+        let holders = SwarmDownload.Holders(result, excluding: { Self.isSelf($0, own: own) })
+        guard !holders.complete.isEmpty else { throw APIError.notFound("no other peer shares it now") }
+        let peers = holders.complete + holders.partial
         events.publish(WebEvent(type: "peers", ["download": id, "peers": peers.map(\.description).joined(separator: ",")]))
         let pins = PeerPins(result.peerPins)
-        let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: peers, timeout: configuration.settings.peerTimeout,
+        let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: holders.complete,
+                                                            timeout: configuration.settings.peerTimeout,
                                                             secret: configuration.secret, transport: configuration.transport,
                                                             pins: pins, logger: logger)
         update(id) { $0.info.sha256 = manifest.fileHash.hex; $0.info.size = manifest.fileSize; $0.rateBase = nil }
@@ -274,17 +278,18 @@ public final class DownloadManager: Service, Sendable {
         settings.transport = configuration.transport
         settings.pins = pins
         // Holders that appear during the download are connected too (the index asked again).
-        let (own, logger) = (configuration.ownAddress, self.logger)
+        let logger = self.logger
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            guard let found = results?.first(where: { $0.contentID == contentID }) else { return [] }
-            pins.add(found.peerPins)
-            return found.peers.filter { !Self.isSelf($0, own: own) }
+            let found = results?.first { $0.contentID == contentID }
+            if let found { pins.add(found.peerPins) }
+            return SwarmDownload.Holders(found, excluding: { Self.isSelf($0, own: own) })
         }
         let lastWire = Mutex<UInt64>(0)
         do {
             let report = try await SwarmDownload.run(
-                contentID: contentID, manifest: manifest, peers: peers, targetPath: targetPath(name),
+                contentID: contentID, manifest: manifest, peers: peers, partialHolders: Set(holders.partial),
+                targetPath: targetPath(name),
                 settings: settings, logger: logger,
                 progress: { [self] p in
                     let wireDelta = lastWire.withLock { last in

@@ -100,8 +100,14 @@ extension Message {
                 }
                 results.append(SearchResult(contentID: id, size: size, fileHash: hash, names: names, peers: peers))
             }
-            try readResultsExtensions(&p, into: &results)
+            try readResultsSections(&p, into: &results)
             return .searchResults(SearchResults(total: total, results: results))
+        case .partial:
+            let count = try readCount(&p, limit: WireLimits.maximumPartialContents, what: "partial contents")
+            var ids: [ContentID] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try p.readContentID()) }
+            return .partial(ids)
         case .manifestRequest:
             return .manifestRequest(try p.readContentID())
         case .manifest:
@@ -153,6 +159,68 @@ extension Message {
         }
     }
 
+    /// RESULTS' extension sections after the last group: `u8 tag, u32 length, bytes`, each
+    /// tag at most once, unknown tags skipped (a later feature's section).
+    private static func readResultsSections(_ p: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
+        var seen: Set<UInt8> = []
+        var peerIDSection: ByteBuffer?
+        while p.readableBytes > 0 {
+            let tag: UInt8 = try p.readWireInteger()
+            let length = Int(try p.readWireInteger(as: UInt32.self))
+            guard seen.insert(tag).inserted else { throw .malformed("RESULTS section \(tag) twice") }
+            guard var section = p.readSlice(length: length) else {
+                throw .malformed("RESULTS section \(tag) of \(length) bytes is truncated")
+            }
+            if ResultsSection(rawValue: tag) == .peerIDs {
+                // Its entries follow the partial holders too: read once every section is in.
+                peerIDSection = section
+                continue
+            }
+            guard ResultsSection(rawValue: tag) == .partialPeers else { continue }
+            let count = Int(try section.readWireInteger(as: UInt16.self))
+            guard count <= WireLimits.maximumPartialPeersPerFrame else {
+                throw .malformed("\(count) partial holders, limit is \(WireLimits.maximumPartialPeersPerFrame)")
+            }
+            for _ in 0..<count {
+                let group = Int(try section.readWireInteger(as: UInt16.self))
+                guard results.indices.contains(group) else { throw .malformed("partial holder of group \(group)") }
+                let host = try section.readWireString()
+                let port: UInt16 = try section.readWireInteger()
+                guard results[group].partialPeers.count < WireLimits.maximumPeersPerResult else {
+                    throw .malformed("more than \(WireLimits.maximumPeersPerResult) partial holders in a group")
+                }
+                results[group].partialPeers.append(Endpoint(host: host, port: Int(port)))
+            }
+            guard section.readableBytes == 0 else {
+                throw .malformed("\(section.readableBytes) trailing bytes in RESULTS section \(tag)")
+            }
+        }
+        if var section = peerIDSection { try readPeerIDs(&section, into: &results) }
+    }
+
+    /// Section 2: an entry per listed peer, whole holders group by group, then partial holders.
+    private static func readPeerIDs(_ section: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
+        func entry() throws(WireError) -> PeerID? {
+            let n: UInt8 = try section.readWireInteger()
+            switch Int(n) {
+            case 0: return nil
+            case SHA256Hash.byteCount: return PeerID(try section.readHash())
+            default: throw .malformed("a peer id of \(n) bytes")
+            }
+        }
+        for g in results.indices {
+            var ids: [PeerID?] = []
+            for _ in results[g].peers { ids.append(try entry()) }
+            results[g].peerIDs = ids
+        }
+        for g in results.indices {
+            var ids: [PeerID?] = []
+            for _ in results[g].partialPeers { ids.append(try entry()) }
+            results[g].partialPeerIDs = ids
+        }
+        guard section.readableBytes == 0 else { throw .malformed("trailing bytes in the peer id section") }
+    }
+
     private static func readCount(_ p: inout ByteBuffer, limit: Int, what: String) throws(WireError) -> Int {
         let count = Int(try p.readWireInteger(as: UInt32.self))
         guard count <= limit else { throw .malformed("\(count) \(what), limit is \(limit)") }
@@ -160,31 +228,3 @@ extension Message {
     }
 }
 
-extension Message {
-    /// RESULTS' extension area: sections after the last group, unknown tags skipped
-    /// (``ResultsSection``).
-    private static func readResultsExtensions(_ p: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
-        while p.readableBytes > 0 {
-            let tag: UInt8 = try p.readWireInteger()
-            let length = Int(try p.readWireInteger(as: UInt32.self))
-            guard length <= p.readableBytes, var section = p.readSlice(length: length) else {
-                throw .malformed("RESULTS section \(tag) runs past the frame")
-            }
-            guard tag == ResultsSection.peerIDs.rawValue else { continue }
-            for g in results.indices {
-                var ids: [PeerID?] = []
-                ids.reserveCapacity(results[g].peers.count)
-                for _ in results[g].peers {
-                    let n: UInt8 = try section.readWireInteger()
-                    switch Int(n) {
-                    case 0: ids.append(nil)
-                    case SHA256Hash.byteCount: ids.append(PeerID(try section.readHash()))
-                    default: throw .malformed("a peer id of \(n) bytes")
-                    }
-                }
-                results[g].peerIDs = ids
-            }
-            guard section.readableBytes == 0 else { throw .malformed("trailing bytes in the peer id section") }
-        }
-    }
-}

@@ -76,22 +76,11 @@ extension ByteBuffer {
                     writeInteger(UInt16(p.port))
                 }
             }
-            if r.results.contains(where: { $0.peerIDs.contains { $0 != nil } }) {
-                writeInteger(ResultsSection.peerIDs.rawValue)
-                let lengthAt = writerIndex
-                writeInteger(UInt32(0))
-                for g in r.results {
-                    for i in g.peers.indices {
-                        if let id = g.peerID(at: i) {
-                            writeInteger(UInt8(SHA256Hash.byteCount))
-                            writeBytes(id.hash.bytes)
-                        } else {
-                            writeInteger(UInt8(0))
-                        }
-                    }
-                }
-                setInteger(UInt32(writerIndex - lengthAt - 4), at: lengthAt)
-            }
+            writePartialPeerSection(of: r.results)
+            writePeerIDSection(of: r.results)
+        case .partial(let ids):
+            writeInteger(UInt32(ids.count))
+            for id in ids { writeHash(id.hash) }
         case .manifestRequest(let id):
             writeHash(id.hash)
         case .manifest(let id, let bytes):
@@ -120,6 +109,55 @@ extension ByteBuffer {
             writeHash(id.hash)
             writeInteger(piece)
         }
+    }
+}
+
+extension ByteBuffer {
+    /// RESULTS' optional partial-holder section (tag 1, docs/PROTOCOL.md, "Swarm"): written
+    /// only when some group lists partial holders, so a session without the swarm feature
+    /// gets RESULTS exactly as before.
+    fileprivate mutating func writePartialPeerSection(of results: [SearchResult]) {
+        let count = results.reduce(0) { $0 + $1.partialPeers.count }
+        guard count > 0 else { return }
+        precondition(count <= WireLimits.maximumPartialPeersPerFrame, "\(count) partial holders in one RESULTS")
+        writeInteger(ResultsSection.partialPeers.rawValue)
+        let lengthIndex = writerIndex
+        writeInteger(UInt32(0))
+        let start = writerIndex
+        writeInteger(UInt16(count))
+        for (group, result) in results.enumerated() {
+            for peer in result.partialPeers {
+                writeInteger(UInt16(group))
+                writeWireString(peer.host)
+                writeInteger(UInt16(peer.port))
+            }
+        }
+        setInteger(UInt32(writerIndex - start), at: lengthIndex)
+    }
+}
+
+extension ByteBuffer {
+    /// RESULTS' peer id section (tag 2, docs/PROTOCOL.md, "TLS"): one entry per listed peer,
+    /// whole holders group by group, then partial holders in section 1's order; written only
+    /// when some id is known.
+    fileprivate mutating func writePeerIDSection(of results: [SearchResult]) {
+        guard results.contains(where: { g in g.peerIDs.contains { $0 != nil } || g.partialPeerIDs.contains { $0 != nil } })
+        else { return }
+        writeInteger(ResultsSection.peerIDs.rawValue)
+        let lengthIndex = writerIndex
+        writeInteger(UInt32(0))
+        let start = writerIndex
+        func entry(_ id: PeerID?) {
+            if let id {
+                writeInteger(UInt8(SHA256Hash.byteCount))
+                writeBytes(id.hash.bytes)
+            } else {
+                writeInteger(UInt8(0))
+            }
+        }
+        for g in results { for i in g.peers.indices { entry(g.peerID(at: i)) } }
+        for g in results { for i in g.partialPeers.indices { entry(g.partialPeerID(at: i)) } }
+        setInteger(UInt32(writerIndex - start), at: lengthIndex)
     }
 }
 

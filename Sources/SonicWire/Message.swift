@@ -20,6 +20,9 @@ public enum Message: Sendable, Equatable {
     case heartbeat
     case search(SearchRequest)
     case searchResults(SearchResults)
+    /// The complete set of contents the sending seeder session now holds in part (swarm
+    /// feature): it replaces the set sent before. An empty list withdraws them all.
+    case partial([ContentID])
     // Peer
     case manifestRequest(ContentID)
     case manifest(ContentID, [UInt8])
@@ -47,6 +50,7 @@ public enum Message: Sendable, Equatable {
         case heartbeat = 0x12
         case search = 0x13
         case searchResults = 0x14
+        case partial = 0x15
         case manifestRequest = 0x20
         case manifest = 0x21
         case obtain = 0x22
@@ -72,6 +76,7 @@ public enum Message: Sendable, Equatable {
         case .heartbeat: .heartbeat
         case .search: .search
         case .searchResults: .searchResults
+        case .partial: .partial
         case .manifestRequest: .manifestRequest
         case .manifest: .manifest
         case .obtain: .obtain
@@ -101,6 +106,7 @@ extension Message.Kind: CustomStringConvertible {
         case .heartbeat: "HEARTBEAT"
         case .search: "SEARCH"
         case .searchResults: "RESULTS"
+        case .partial: "PARTIAL"
         case .manifestRequest: "MANIFEST?"
         case .manifest: "MANIFEST"
         case .obtain: "OBTAIN"
@@ -345,20 +351,28 @@ public struct SearchResult: Sendable, Equatable {
     public var fileHash: SHA256Hash
     /// The names this content is shared under that matched (sorted, at least one).
     public var names: [String]
+    /// Peers that hold the whole content.
     public var peers: [Endpoint]
+    /// Peers downloading it that serve the pieces they have verified so far (swarm feature:
+    /// sent only to sessions that negotiated it, docs/PROTOCOL.md, "Swarm").
+    public var partialPeers: [Endpoint]
     /// The peer id the index learned from each peer's TLS handshake, one per entry of
     /// ``peers`` (nil: not known, e.g. a peer on a plain connection); empty when the index
     /// sent none (RESULTS section 2, docs/PROTOCOL.md).
     public var peerIDs: [PeerID?]
+    /// The same for ``partialPeers``.
+    public var partialPeerIDs: [PeerID?]
 
     public init(contentID: ContentID, size: UInt64, fileHash: SHA256Hash, names: [String], peers: [Endpoint],
-                peerIDs: [PeerID?] = []) {
+                partialPeers: [Endpoint] = [], peerIDs: [PeerID?] = [], partialPeerIDs: [PeerID?] = []) {
         self.contentID = contentID
         self.size = size
         self.fileHash = fileHash
         self.names = names
         self.peers = peers
+        self.partialPeers = partialPeers
         self.peerIDs = peerIDs
+        self.partialPeerIDs = partialPeerIDs
     }
 
     /// The peer id the index gave for the peer at `index` in ``peers``, if any.
@@ -366,23 +380,21 @@ public struct SearchResult: Sendable, Equatable {
         peerIDs.indices.contains(index) ? peerIDs[index] : nil
     }
 
-    /// Each listed peer with the peer id the index gave for it, if any.
+    /// The peer id the index gave for the peer at `index` in ``partialPeers``, if any.
+    public func partialPeerID(at index: Int) -> PeerID? {
+        partialPeerIDs.indices.contains(index) ? partialPeerIDs[index] : nil
+    }
+
+    /// Each listed peer, whole or partial holder, with the peer id the index gave for it.
     public var peerPins: [Endpoint: PeerID] {
         var pins: [Endpoint: PeerID] = [:]
         for (i, peer) in peers.enumerated() { if let id = peerID(at: i) { pins[peer] = id } }
+        for (i, peer) in partialPeers.enumerated() { if let id = partialPeerID(at: i) { pins[peer] = id } }
         return pins
     }
 
     /// The name to show and to save under.
     public var name: String { names.first ?? "" }
-}
-
-/// The sections of RESULTS' extension area, after the last group: each is `u8 tag`,
-/// `u32 length`, then `length` bytes; a receiver skips tags it does not know.
-public enum ResultsSection: UInt8, Sendable {
-    /// Per listed peer, in the frame's listing order (group by group): `u8 n` (0 or 32), then
-    /// `n` bytes, the SHA-256 behind its peer id. Sent only when some peer's id is known.
-    case peerIDs = 2
 }
 
 public struct SearchResults: Sendable, Equatable {
@@ -394,6 +406,17 @@ public struct SearchResults: Sendable, Equatable {
         self.total = total
         self.results = results
     }
+}
+
+/// The tags of RESULTS' extension sections (docs/PROTOCOL.md, "Search").
+public enum ResultsSection: UInt8, Sendable {
+    /// Partial holders of the page's groups (swarm feature).
+    case partialPeers = 1
+    /// The peer id of every listed peer, in the frame's listing order: the groups' peers
+    /// group by group, then the partial holders in section 1's order. Each is `u8 n` (0:
+    /// unknown, or 32), then `n` bytes, the SHA-256 behind the peer id. Sent only when some
+    /// listed peer's id is known (TLS).
+    case peerIDs = 2
 }
 
 /// `OBTAIN-RANGE`: `length` bytes of the content `contentID` starting at `offset`.

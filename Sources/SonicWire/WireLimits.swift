@@ -17,6 +17,13 @@ public enum WireLimits {
     public static let defaultSearchResults: UInt32 = 1000
     /// Peers listed per result group.
     public static let maximumPeersPerResult = 256
+    /// Partial holders listed in one RESULTS frame, over all its groups.
+    public static let maximumPartialPeersPerFrame = 1024
+    /// Contents one session may hold in part at once (PARTIAL).
+    public static let maximumPartialContents = 1024
+    /// The longest host string a partial holder is listed with: the index lists the address
+    /// it observed, an IPv4 or IPv6 literal.
+    public static let maximumListedHostLength = 64
 
     /// Why a user-given string cannot be sent: longer than a string field holds.
     public struct StringTooLong: Error, CustomStringConvertible, Equatable, Sendable {
@@ -52,6 +59,7 @@ public enum WireLimits {
         case .register, .unregister: WireSize.listCount + maximumFilesPerFrame * registerBytesPerFile
         case .search: WireSize.searchFixed + maximumStringLength
         case .searchResults: 8 << 20
+        case .partial: WireSize.listCount + maximumPartialContents * WireSize.hash
         case .manifestRequest: WireSize.hash
         case .manifest: WireSize.hash + Manifest.headerLength + Manifest.maximumPieceCount * WireSize.hash
         case .obtain: WireSize.obtainFixed + maximumStringLength

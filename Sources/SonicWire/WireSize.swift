@@ -26,6 +26,19 @@ public enum WireSize {
 
     /// RESULTS before its groups: total (`u32`) and group count (`u32`).
     public static let resultsHeader = 4 + 4
+    /// An extension section of RESULTS before its bytes: tag (`u8`) and length (`u32`).
+    public static let sectionHeader = 1 + 4
+    /// One partial holder in RESULTS' partial-holder section: group index (`u16`), host, port.
+    public static func partialPeer(_ endpoint: Endpoint) -> Int { 2 + string(endpoint.host) + 2 }
+    /// The most a partial-holder section can take: page budgets leave this much room, so the
+    /// index can add partial holders to a full page (``WireLimits/maximumPartialPeersPerFrame``
+    /// entries with hosts of at most ``WireLimits/maximumListedHostLength`` bytes).
+    public static let partialSectionMaximum = sectionHeader + 2
+        + WireLimits.maximumPartialPeersPerFrame * (2 + stringPrefix + WireLimits.maximumListedHostLength + 2)
+    /// Bytes a page of RESULTS groups may take: the frame limit less the header and the room
+    /// kept for the partial-holder section.
+    public static let resultsPageBudget = WireLimits.maximumPayload(for: .searchResults) - resultsHeader
+        - partialSectionMaximum
     /// One group in RESULTS.
     public static func searchResult(_ r: SearchResult) -> Int {
         hash + size64 + hash

@@ -89,6 +89,9 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Flag(help: "Serve nothing while downloading.")
     var noUpload = false
 
+    @Flag(help: "Download from complete holders only and serve nothing meanwhile, as clients without the swarm feature do (implies --no-upload).")
+    var noSwarm = false
+
     @Option(parsing: .unconditional, help: "Limit what is served to other peers to this many wire bytes per second, e.g. 8MiB.", transform: ByteCount.argument)
     var maxUploadRate: ByteCount?
 
@@ -117,14 +120,33 @@ struct SonicGetCommand: AsyncParsableCommand {
         try await CommandFailure.reporting("sonic-get", json: json) {
             let security = try transport.transport()
             if let id = security.localPeerID { logger.info("peer id \(id)") }
-            let uploads = try await noUpload ? nil : bindUploads(security: security, logger: logger)
+            let uploads = try await noUpload || noSwarm ? nil : bindUploads(security: security, logger: logger)
+            let indexes = try index.endpoints()
+            let networkSecret = try secret.load()
+            let trust = try transport.indexTrust(index)
             let (outcome, signal) = try await runCancellingOnSignal {
-                // The upload server runs beside the download and ends with it.
+                // The upload server runs beside the download and ends with it; the indexes
+                // are told what it holds in part, so that other downloaders find it.
                 try await withThrowingTaskGroup(of: Outcome?.self) { group -> Outcome in
                     if let uploads {
                         group.addTask {
                             try await uploads.serve()
                             return nil
+                        }
+                        for index in indexes {
+                            var announcer = IndexAnnouncer(
+                                index: index, library: uploads.library, listenPort: uploads.boundAddress.port,
+                                heartbeatInterval: .seconds(5), connector: Connector(transport: security), agent: "sonic-get",
+                                secret: networkSecret, partials: uploads.partials, logger: logger)
+                            announcer.outageLogLevel = .debug
+                            announcer.trust = trust
+                            group.addTask {
+                                // A refusal ends only the announcements: the download goes on.
+                                do { try await announcer.run() } catch {
+                                    logger.notice("not announced to the index", metadata: ["error": "\(error)"])
+                                }
+                                return nil
+                            }
                         }
                     }
                     group.addTask { try await download(security: security, logger: logger, uploads: uploads) }
@@ -175,7 +197,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         // 1. Who holds NAME?
         let networkSecret = try secret.load()
         let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret,
-                                 transport: security, trust: try transport.indexTrust(index))
+                                 features: noSwarm ? [] : [.swarm], transport: security, trust: try transport.indexTrust(index))
         let results = try await client.search(.exact, name, logger: logger)
         let result: SearchResult
         switch ContentChoice.choose(from: results, name: name, hashPrefix: hashPrefix) {
@@ -193,14 +215,15 @@ struct SonicGetCommand: AsyncParsableCommand {
             throw fail("no content of \(name.debugDescription) matches --hash \(hashPrefix ?? "") (shared contents listed above)",
                        ExitStatus.notFound, "not_found")
         }
-        let peers = Array(result.peers.prefix(maxPeers))
+        let ownAddress = uploads?.boundAddress
+        let holders = SwarmDownload.Holders(result, excluding: { $0 == ownAddress })
 
         // 2. Where to, and is that allowed?
         if toStandardOutput {
             let folder = try TemporaryFolder(prefix: "sonic-get")
             defer { folder.remove() }
             let path = folder.path + "/" + SharedName.baseName(result.name)
-            let outcome = try await fetch(result, peers: peers, to: path, secret: networkSecret, security: security, index: client,
+            let outcome = try await fetch(result, holders: holders, to: path, secret: networkSecret, security: security, index: client,
                                           uploads: uploads, logger: logger)
             do {
                 try StandardOutput.copy(fileAt: path)
@@ -226,20 +249,21 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
 
-        return try await fetch(result, peers: peers, to: path, secret: networkSecret, security: security, index: client,
+        return try await fetch(result, holders: holders, to: path, secret: networkSecret, security: security, index: client,
                                uploads: uploads, logger: logger)
     }
 
     /// Steps 3 and 4: the manifest, then the swarm into `path`.
-    private func fetch(_ result: SearchResult, peers: [Endpoint], to path: String, secret networkSecret: NetworkSecret?,
-                       security: TransportSecurity, index client: IndexClient, uploads: PeerServer?,
-                       logger: Logger) async throws -> Outcome {
-        // 3. The manifest, checked against the content id. Each peer must present the peer id
-        // the index gave for it.
+    private func fetch(_ result: SearchResult, holders: SwarmDownload.Holders, to path: String,
+                       secret networkSecret: NetworkSecret?, security: TransportSecurity, index client: IndexClient,
+                       uploads: PeerServer?, logger: Logger) async throws -> Outcome {
+        // 3. The manifest, checked against the content id (from a complete holder). Each peer
+        // must present the peer id the index gave for it.
         let pins = PeerPins(result.peerPins)
         let manifest: Manifest
         do {
-            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: peers, timeout: peerTimeout.duration,
+            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: Array(holders.complete.prefix(maxPeers)),
+                                                            timeout: peerTimeout.duration,
                                                             secret: networkSecret, transport: security, pins: pins, logger: logger)
         } catch {
             reportRefusals(pins)
@@ -262,19 +286,22 @@ struct SonicGetCommand: AsyncParsableCommand {
         settings.pins = pins
         // Holders that appear during the download: the index is asked again.
         let (name, contentID) = (name, result.contentID)
+        let ownAddress = uploads?.boundAddress
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            guard let found = results?.first(where: { $0.contentID == contentID }) else { return [] }
-            pins.add(found.peerPins)
-            return found.peers
+            let found = results?.first { $0.contentID == contentID }
+            if let found { pins.add(found.peerPins) }
+            return SwarmDownload.Holders(found, excluding: { $0 == ownAddress })
         }
         settings.discoveryInterval = discoverInterval.duration
         settings.maximumPeers = maxPeers
+        let first = holders.first(maxPeers)
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {
             report = try await SwarmDownload.run(
-                contentID: result.contentID, manifest: manifest, peers: peers, targetPath: path,
+                contentID: result.contentID, manifest: manifest, peers: first.peers, partialHolders: first.partial,
+                targetPath: path,
                 settings: settings, logger: logger,
                 progress: showProgress ? DownloadProgress(name: SharedName.baseName(result.name)).report : nil)
         } catch let incomplete as SwarmDownload.Incomplete {
@@ -283,6 +310,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                 Console.err("sonic-get: peer \(peer.endpoint): \(peer.lastError!)")
             }
             // Peers refused for their identity make an incomplete download a security failure.
+            reportRefusals(pins)
             let refused = !pins.refusals.isEmpty
             let failure = fail("download incomplete: \(incomplete)" + (refused ? "; peers were refused for their identity" : ""),
                                refused ? ExitStatus.security : ExitStatus.incomplete,
@@ -368,7 +396,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         let networkSecret = try secret.load()
         var listener = PeerServer.Configuration.defaultListener
         (listener.host, listener.port, listener.secret, listener.transport) = (host, port, networkSecret, security)
-        let server = try await PeerServer.bind(.init(listener: listener), library: library, logger: logger)
+        let server = try await PeerServer.bind(
+            .init(listener: listener, maximumUploadRate: maxUploadRate.map { Double($0.bytes) }), library: library, logger: logger)
         if !json {
             Console.out("listening on \(server.boundAddress)")
             Console.announcePeerID(security)

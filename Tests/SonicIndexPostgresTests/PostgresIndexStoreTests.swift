@@ -186,6 +186,49 @@ struct PostgresIndexStoreTests {
         }
     }
 
+    /// Partial holders (swarm feature) in the PostgreSQL store as in the memory store: listed
+    /// by content id in announcement order, replaced by a new announcement, refused for a
+    /// session that serves nothing, gone with their session.
+    @Test func partialHoldersAreKeptAsInTheMemoryStore() async throws {
+        let memory = try await Self.partialHolderScenario(MemoryIndexStore(limits: IndexLimits()))
+        #expect(memory == Self.expectedPartialHolders)
+        try await StoreFixture.with { fixture in
+            let stored = try await fixture.withStore { store in try await Self.partialHolderScenario(store) }
+            #expect(stored == Self.expectedPartialHolders)
+        }
+    }
+
+    static let movie = Files.file("movie", content: 1).contentID
+    static let song = Files.file("song", content: 2).contentID
+    static func peer(_ port: Int) -> Endpoint { Endpoint(host: "127.0.0.1", port: port) }
+    static let expectedPartialHolders: [[ContentID: [Endpoint]]] = [
+        [movie: [peer(9002), peer(9001)], song: [peer(9001)]],
+        [movie: [peer(9001)]],
+        [movie: [peer(9002)]],
+        [:],
+    ]
+
+    static func partialHolderScenario(_ store: any IndexStore) async throws -> [[ContentID: [Endpoint]]] {
+        var seen: [[ContentID: [Endpoint]]] = []
+        try await store.connect(1, address: peer(9001))
+        try await store.connect(2, address: peer(9002))
+        try await store.connect(3, address: nil)
+        try await store.announcePartial(2, contents: [movie])
+        try await store.announcePartial(1, contents: [movie, song, song])
+        await #expect(throws: PartialHolderTable.AnnouncementError.noAddress) {
+            try await store.announcePartial(3, contents: [movie])
+        }
+        seen.append(try await store.partialHolders(of: [movie, song], excluding: 3))
+        // Session 2 asks: it is left out. Session 1 then completes the song.
+        try await store.announcePartial(1, contents: [movie])
+        seen.append(try await store.partialHolders(of: [movie, song], excluding: 2))
+        await store.disconnect(1)
+        seen.append(try await store.partialHolders(of: [movie, song], excluding: 3))
+        try await store.announcePartial(2, contents: [])
+        seen.append(try await store.partialHolders(of: [movie, song], excluding: 3))
+        return seen
+    }
+
     /// Graceful shutdown removes the store's own sessions at once. (12 000 files: more than
     /// one batched INSERT holds.)
     @Test func aStoppedStoreLeavesNothingBehind() async throws {

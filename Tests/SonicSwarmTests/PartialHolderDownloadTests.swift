@@ -90,7 +90,7 @@ struct PartialHolderDownloadTests {
         let both = [first.server.boundAddress, later.server.boundAddress]
         var settings = Self.settings
         settings.discoveryInterval = .milliseconds(50)
-        settings.discover = { both }
+        settings.discover = { SwarmDownload.Holders(partial: both) }
         let report = try await Self.download(serving: [first.server, later.server]) { [settings] in
             try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: [both[0]],
                                         partialHolders: Set(both), targetPath: target,

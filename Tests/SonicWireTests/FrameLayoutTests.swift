@@ -93,6 +93,59 @@ import Testing
         #expect(bytes(hello)[10] == 0b11)
     }
 
+    @Test func partialListsContentIDs() {
+        let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: 0xaa, count: 32))!)
+        #expect(bytes(.partial([id])) == [0, 0, 0, 36, 0x15, 0, 0, 0, 1] + [UInt8](repeating: 0xaa, count: 32))
+        #expect(bytes(.partial([])) == [0, 0, 0, 4, 0x15, 0, 0, 0, 0])
+    }
+
+    /// RESULTS without partial holders is byte for byte what clients before the swarm feature
+    /// read; with them, a section follows the last group.
+    @Test func resultsWithAPartialHolderSection() {
+        let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: 0xaa, count: 32))!)
+        let hash = SHA256Hash(bytes: [UInt8](repeating: 0xbb, count: 32))!
+        var result = SearchResult(contentID: id, size: 5, fileHash: hash, names: ["n"], peers: [Endpoint(host: "h", port: 1)])
+        let group: [UInt8] = [UInt8](repeating: 0xaa, count: 32) + [0, 0, 0, 0, 0, 0, 0, 5]
+            + [UInt8](repeating: 0xbb, count: 32)
+            + [0, 1, 0, 1, 0x6e]            // one name: "n"
+            + [0, 1, 0, 1, 0x68, 0, 1]      // one peer: "h" port 1
+        let header: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 1]  // total 1, one group
+        let plain = header + group
+        #expect(bytes(.searchResults(SearchResults(total: 1, results: [result])))
+            == [0, 0, 0, UInt8(plain.count), 0x14] + plain)
+        result.partialPeers = [Endpoint(host: "p", port: 0x0203)]
+        let section: [UInt8] = [1, 0, 0, 0, 9]  // tag 1 (partial holders), 9 bytes
+            + [0, 1]                            // one holder
+            + [0, 0, 0, 1, 0x70, 2, 3]          // group 0, "p", port 515
+        let withPartial = plain + section
+        #expect(bytes(.searchResults(SearchResults(total: 1, results: [result])))
+            == [0, 0, 0, UInt8(withPartial.count), 0x14] + withPartial)
+    }
+
+    @Test func resultsSectionsOfUnknownTagsAreSkippedAndBadOnesRefused() throws {
+        let id = ContentID(SHA256Hash(bytes: [UInt8](repeating: 0xaa, count: 32))!)
+        let hash = SHA256Hash(bytes: [UInt8](repeating: 0xbb, count: 32))!
+        let result = SearchResult(contentID: id, size: 5, fileHash: hash, names: ["n"], peers: [])
+        let plain = Array(SampleMessages.frame(.searchResults(SearchResults(total: 1, results: [result])))
+            .readableBytesView.dropFirst(WireLimits.headerLength))
+        func decode(_ extra: [UInt8]) throws -> Message {
+            let payload = plain + extra
+            var buffer = ByteBuffer(bytes: [0, 0, UInt8(payload.count >> 8), UInt8(payload.count & 0xff), 0x14] + payload)
+            var decoder = FrameDecoder()
+            return try #require(try decoder.decode(buffer: &buffer))
+        }
+        // A later feature's section (tag 9) is skipped.
+        #expect(try decode([9, 0, 0, 0, 2, 0xff, 0xff]) == .searchResults(SearchResults(total: 1, results: [result])))
+        for bad in [
+            [1, 0, 0, 0, 7, 0, 1, 0, 1, 0, 0, 0],                      // a holder of group 1 of 1
+            [1, 0, 0, 0, 9],                                           // truncated
+            [9, 0, 0, 0, 0, 9, 0, 0, 0, 0],                            // a tag twice
+            [1, 0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 1, 0xff],             // a byte left inside the section
+        ] as [[UInt8]] {
+            #expect(throws: WireError.self, "\(bad)") { try decode(bad) }
+        }
+    }
+
     @Test func emptyMessages() {
         #expect(bytes(.ok) == [0, 0, 0, 0, 0x04])
         #expect(bytes(.exit) == [0, 0, 0, 0, 0x05])

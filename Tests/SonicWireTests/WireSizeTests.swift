@@ -61,10 +61,31 @@ import Testing
             .error(ErrorMessage(.notFound, requestID: 1, Self.longest)),
             .search(SearchRequest(mode: .keyword, query: Self.longest)),
             .obtain(requestID: 1, name: Self.longest),
+            .partial((0..<WireLimits.maximumPartialContents).map { ContentID(SHA256Hash.of([UInt8(truncatingIfNeeded: $0)])) }),
         ]
         for message in exact {
             #expect(payloadLength(message) == WireLimits.maximumPayload(for: message.kind), "\(message.kind)")
         }
+    }
+
+    /// The room a page keeps for partial holders is exactly the largest section: the most
+    /// holders a frame lists, each with the longest host the index lists.
+    @Test func theLargestPartialHolderSectionFitsTheRoomKeptForIt() {
+        let group = SearchResult(contentID: Self.id, size: 1, fileHash: Self.hash, names: ["x"], peers: [])
+        let host = String(repeating: "h", count: WireLimits.maximumListedHostLength)
+        let perGroup = WireLimits.maximumPeersPerResult
+        let groups = (0..<(WireLimits.maximumPartialPeersPerFrame / perGroup)).map { _ in
+            var g = group
+            g.partialPeers = (0..<perGroup).map { Endpoint(host: host, port: 1000 + $0) }
+            return g
+        }
+        let plain = SearchResults(total: UInt32(groups.count), results: groups.map { var g = $0; g.partialPeers = []; return g })
+        let section = payloadLength(.searchResults(SearchResults(total: plain.total, results: groups)))
+            - payloadLength(.searchResults(plain))
+        #expect(section == WireSize.partialSectionMaximum)
+        #expect(WireSize.partialPeer(Endpoint(host: host, port: 1)) * WireLimits.maximumPartialPeersPerFrame
+            + WireSize.sectionHeader + 2 == section)
+        #expect(WireSize.resultsPageBudget + WireSize.resultsHeader + section == WireLimits.maximumPayload(for: .searchResults))
     }
 
     @Test func theLargestManifestFitsItsLimitExactly() {

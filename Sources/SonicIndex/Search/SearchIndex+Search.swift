@@ -37,7 +37,7 @@ extension SearchIndex {
         }
 
         var page: [SearchResult] = []
-        var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader
+        var budget = WireSize.resultsPageBudget
         for content in ordered.dropFirst(Int(request.offset)).prefix(limit) {
             let result = group(content, isMatched: isMatched, excluding: requester)
             let size = result.encodedLength
