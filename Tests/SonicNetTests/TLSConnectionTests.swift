@@ -25,9 +25,10 @@ import Testing
         let recorder = Recorder()
 
         init(_ transport: TransportSecurity, secret: NetworkSecret? = nil) async throws {
-            let settings = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(10),
-                                                   connections: .init(total: 16, perIP: 16), secret: secret,
-                                                   transport: transport)
+            // Generous deadlines: these tests share a loaded machine with the whole suite.
+            let settings = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(60),
+                                                   frameTimeout: .seconds(60), connections: .init(total: 16, perIP: 16),
+                                                   secret: secret, transport: transport)
             let listener = try await ServerListener.bind(settings)
             self.listener = listener
             let recorder = self.recorder
@@ -70,7 +71,7 @@ import Testing
     @Test func bothSidesLearnTheOthersPeerIDFromTheHandshake() async throws {
         let server = try await Server(try tls(Self.serverIdentity))
         defer { Task { await server.stop() } }
-        let connector = Connector(transport: try tls(Self.clientIdentity))
+        let connector = Connector(connectTimeout: .seconds(10), idleTimeout: .seconds(60), transport: try tls(Self.clientIdentity))
         let (identities, _) = try await handshake(connector, to: server.listener.boundAddress,
                                                   expecting: Self.serverIdentity.peerID)
         #expect(identities == TransportIdentities(local: Self.clientIdentity.peerID, remote: Self.serverIdentity.peerID))
@@ -80,7 +81,7 @@ import Testing
     @Test func aPeerWhoseCertificateIsNotForThePinnedIDIsRefused() async throws {
         let server = try await Server(try tls(Self.serverIdentity))
         defer { Task { await server.stop() } }
-        let connector = Connector(transport: try tls(Self.clientIdentity))
+        let connector = Connector(connectTimeout: .seconds(10), idleTimeout: .seconds(60), transport: try tls(Self.clientIdentity))
         let endpoint = server.listener.boundAddress
         await #expect(throws: SessionError.identityMismatch(endpoint, expected: Self.relayIdentity.peerID,
                                                             presented: Self.serverIdentity.peerID)) {
@@ -95,7 +96,7 @@ import Testing
         defer { Task { await server.stop() } }
         let endpoint = server.listener.boundAddress
         await #expect(throws: SessionError.serverWithoutTLS(endpoint)) {
-            _ = try await handshake(Connector(transport: try tls(Self.clientIdentity)), to: endpoint)
+            _ = try await handshake(Connector(connectTimeout: .seconds(10), idleTimeout: .seconds(60), transport: try tls(Self.clientIdentity)), to: endpoint)
         }
     }
 
@@ -103,7 +104,7 @@ import Testing
         let server = try await Server(try tls(Self.serverIdentity))
         defer { Task { await server.stop() } }
         do {
-            _ = try await handshake(Connector(transport: .off), to: server.listener.boundAddress)
+            _ = try await handshake(Connector(connectTimeout: .seconds(10), idleTimeout: .seconds(60), transport: .off), to: server.listener.boundAddress)
             Issue.record("a plain client was served by a TLS server")
         } catch SessionError.remote(let e) {
             #expect(e.code == .tlsMismatch)
@@ -115,7 +116,7 @@ import Testing
         let secret = NetworkSecret(Array("right".utf8))
         let server = try await Server(try tls(Self.serverIdentity), secret: secret)
         defer { Task { await server.stop() } }
-        let connector = Connector(transport: try tls(Self.clientIdentity))
+        let connector = Connector(connectTimeout: .seconds(10), idleTimeout: .seconds(60), transport: try tls(Self.clientIdentity))
         _ = try await handshake(connector, to: server.listener.boundAddress, secret: secret)
         await #expect(throws: SessionError.notMember) {
             _ = try await handshake(connector, to: server.listener.boundAddress, secret: NetworkSecret(Array("wrong".utf8)))
