@@ -37,10 +37,12 @@ public struct IndexClient: Sendable {
                   trust: trust)
     }
 
-    /// The connector for index conversations with `transport` (a dead or hung index gets at
-    /// most a second before the next is tried).
+    /// The connector for index conversations with `transport`: an index that does not accept
+    /// the connection within a second, or goes silent for a second (three with TLS, whose
+    /// handshake costs an index serving many clients at once far more CPU than a HELLO), is
+    /// passed over for the next.
     public static func connector(_ transport: TransportSecurity) -> Connector {
-        Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1), transport: transport)
+        Connector(connectTimeout: .seconds(1), idleTimeout: transport.isOn ? .seconds(3) : .seconds(1), transport: transport)
     }
 
     /// All result groups for `query`, following pages until the index has no more.
