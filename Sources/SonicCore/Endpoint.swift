@@ -64,3 +64,17 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible, Codable {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
+
+extension Endpoint {
+    /// `localhost`, `::1` or an address in 127.0.0.0/8.
+    public static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased()
+        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+    }
+
+    /// Whether this address, as an index lists it, may be `own` (this peer's own server): the
+    /// same port, and the same host or both on loopback.
+    public func mayBe(_ own: Endpoint) -> Bool {
+        port == own.port && (host == own.host || (Self.isLoopback(host) && Self.isLoopback(own.host)))
+    }
+}

@@ -7,7 +7,7 @@ import SonicCore
 public struct Connector: Sendable {
     public var group: any EventLoopGroup
     /// How long a TCP connect may take before the next index or peer is tried; the TLS
-    /// handshake gets as long again.
+    /// handshake gets twice as long, and at least ten seconds.
     public var connectTimeout: TimeAmount
     /// Read-idle timeout applied to every connection it opens (nil: none).
     public var idleTimeout: TimeAmount?
@@ -36,7 +36,9 @@ public struct Connector: Sendable {
     ) async throws -> FrameChannel {
         let idle = idleTimeout
         let transport = transport
-        let handshakeTimeout = connectTimeout * 2
+        // A backstop only: the idle timeout, which handshake records reset, is what passes over
+        // a silent server; a loaded one may take seconds to answer a handshake, step by step.
+        let handshakeTimeout = max(connectTimeout * 2, .seconds(10))
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -26,6 +26,13 @@ public final class PeerServer: Sendable {
         public var maximumUploadRate: Double?
         /// Bytes of deflated blocks kept for the next downloader (0: none).
         public var blockCacheBytes: Int
+        /// Offer complete files to downloaders that trade pieces a few pieces at a time while
+        /// several fetch the same content (``PieceOffers``); off: every piece to everyone.
+        public var superSeeding = true
+        /// Requests that stream at once (``UploadSlots``; nil: all of them), and the longest
+        /// a request waits for a slot before it streams anyway.
+        public var uploadSlots: Int? = 4
+        public var maximumSlotWait: Duration = .seconds(1)
 
         /// Sending counts as activity: a long piece to a slow downloader is not idleness.
         public static let defaultListener = ServerListener.Settings(
@@ -51,6 +58,9 @@ public final class PeerServer: Sendable {
     /// Deflated blocks shared by every connection (nil when the cache is off).
     public let blockCache: DeflatedBlockCache?
     private let rateLimiter: RateLimiter?
+    /// What complete files offer downloaders that trade pieces (``PieceOffers``).
+    private let superSeeding = SuperSeeding()
+    private let slots: UploadSlots?
     private let sessionCounter = Atomic<UInt64>(0)
     private let logger: Logger
     private let contentChanged: @Sendable (SharedEntry) -> Void
@@ -76,6 +86,7 @@ public final class PeerServer: Sendable {
         self.logger = logger
         self.contentChanged = contentChanged
         self.rateLimiter = configuration.maximumUploadRate.map { RateLimiter(bytesPerSecond: $0) }
+        self.slots = configuration.uploadSlots.map { UploadSlots(count: $0) }
         self.blockCache = configuration.blockCacheBytes > 0 ? DeflatedBlockCache(capacity: configuration.blockCacheBytes) : nil
     }
 
@@ -92,7 +103,11 @@ public final class PeerServer: Sendable {
         await ServerConversation.run(connection, sessionID: id, features: features,
                                      secret: configuration.listener.secret, logger: logger) { session, hello in
             let deflate = hello.features.contains(.deflate) && features.contains(.deflate)
-            try await converse(&session, deflate: deflate, swarm: hello.features.contains(.swarm), logger: logger)
+            // A swarm downloader that serves too (its port in HELLO) trades pieces: it says
+            // what it holds, so complete files may be offered to it a few pieces at a time.
+            let swarm = hello.features.contains(.swarm)
+            let trader = swarm && hello.listenPort > 0 && configuration.superSeeding ? id : nil
+            try await converse(&session, deflate: deflate, swarm: swarm, trader: trader, logger: logger)
         }
         logger.debug("peer disconnected")
     }
@@ -111,12 +126,18 @@ public final class PeerServer: Sendable {
         }
     }
 
-    private func converse(_ session: inout FrameSession, deflate: Bool, swarm: Bool, logger: Logger) async throws {
+    private func converse(_ session: inout FrameSession, deflate: Bool, swarm: Bool, trader: UInt64?,
+                          logger: Logger) async throws {
         let (queue, enqueue) = AsyncStream<Work>.makeStream()
-        // HAVE of the downloads in progress this connection asked the manifest of.
+        // HAVE of the downloads in progress this connection asked the manifest of, and the
+        // pieces of complete files offered to a trader.
         let (haves, announce) = AsyncStream<Message>.makeStream()
         let subscriptions = HaveSubscriptions(announce: swarm ? announce : nil)
-        defer { subscriptions.cancelAll() }
+        let offers = trader.map { (connection: $0, send: announce) }
+        defer {
+            subscriptions.cancelAll()
+            if let trader { superSeeding.leave(trader) }
+        }
         let requests = RequestBook()
         let outbound = session.outbound
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -127,7 +148,7 @@ public final class PeerServer: Sendable {
                 for await work in queue {
                     requests.dequeued()
                     try await self.perform(work, sender: &sender, requests: requests, subscriptions: subscriptions,
-                                           logger: logger)
+                                           offers: offers, logger: logger)
                     requests.finished(requestID: work.requestID)
                 }
             }
@@ -145,7 +166,19 @@ public final class PeerServer: Sendable {
                 let work: Work
                 switch message {
                 case .manifestRequest(let id): work = .manifest(id)
-                case .obtainRange(let r): work = .range(r)
+                case .obtainRange(let r):
+                    if let trader, let entry = library.entry(for: r.contentID) {
+                        superSeeding.requested(trader, content: r.contentID, offset: r.offset, length: r.length,
+                                               pieceSize: entry.manifest.pieceSize)
+                    }
+                    work = .range(r)
+                case .bitfield(let id, let holdings) where swarm:
+                    // What a trading downloader holds; used only for offers.
+                    if let trader { superSeeding.holds(trader, content: id, pieces: holdings.pieces) }
+                    continue reading
+                case .have(let id, let piece) where swarm:
+                    if let trader { superSeeding.holds(trader, content: id, pieces: [Int(piece)]) }
+                    continue reading
                 case .obtain(let requestID, let name): work = .whole(requestID: requestID, name: name)
                 case .cancel(let requestID):
                     requests.cancel(requestID)
@@ -167,12 +200,17 @@ public final class PeerServer: Sendable {
     }
 
     private func perform(_ work: Work, sender: inout BlockSender, requests: RequestBook,
-                         subscriptions: HaveSubscriptions, logger: Logger) async throws {
+                         subscriptions: HaveSubscriptions, offers: (connection: UInt64, send: AsyncStream<Message>.Continuation)?,
+                         logger: Logger) async throws {
         switch work {
         case .manifest(let id):
             if let entry = library.entry(for: id) {
                 try await sender.outbound.write(.manifest(id, entry.manifest.canonicalEncoding))
-                if subscriptions.speaksSwarm {
+                if let offers {
+                    // A trader: the pieces offered to it now, more as it takes them.
+                    let offered = superSeeding.join(offers.connection, manifest: entry.manifest, send: offers.send)
+                    try await sender.outbound.write(.bitfield(id, offered))
+                } else if subscriptions.speaksSwarm {
                     // A complete holder: every piece.
                     let all = PieceBitfield(pieceCount: entry.manifest.pieceCount, pieces: 0..<entry.manifest.pieceCount)
                     try await sender.outbound.write(.bitfield(id, all))
@@ -267,6 +305,8 @@ public final class PeerServer: Sendable {
     private func stream(from file: ReadOnlyFile, requestID: UInt32, offset: UInt64, length: UInt64,
                         sender: inout BlockSender, requests: RequestBook,
                         shorter: () async throws -> Void) async throws {
+        let holdsSlot = await slots?.acquire(within: configuration.maximumSlotWait) ?? false
+        defer { if holdsSlot { slots?.release() } }
         var position = offset
         let end = offset + length
         while position < end {

@@ -74,11 +74,14 @@ struct PeerFetcher: Sendable {
             try pipeline.addHandler(StallDetector(timeout: timeout))
         }
         let wakes = engine.wakeStream(for: peer)
+        // What this download holds, told to a peer it trades with (BITFIELD, then HAVE).
+        let (holdings, tell) = AsyncStream<Message>.makeStream()
         try await channel.executeThenClose { inbound, outbound in
             let identities = try await channel.transportIdentities()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await receive(inbound: inbound, outbound: outbound, identities: identities) }
+                group.addTask { try await receive(inbound: inbound, outbound: outbound, tell: tell, identities: identities) }
                 group.addTask { try await send(outbound: outbound, wakes: wakes) }
+                group.addTask { for await message in holdings { try await outbound.write(message) } }
                 // Either half ending ends the connection.
                 try await group.next()
                 group.cancelAll()
@@ -106,16 +109,34 @@ struct PeerFetcher: Sendable {
     /// The receiver: the handshake, then every message until the download ends or the
     /// policy closes the connection.
     private func receive(inbound: NIOAsyncChannelInboundStream<Message>,
-                         outbound: NIOAsyncChannelOutboundWriter<Message>, identities: TransportIdentities?) async throws {
+                         outbound: NIOAsyncChannelOutboundWriter<Message>,
+                         tell: AsyncStream<Message>.Continuation, identities: TransportIdentities?) async throws {
         var session = FrameSession(inbound: inbound, outbound: outbound)
         var features: Features = settings.acceptDeflate ? [.deflate] : []
-        if isPartialHolder { features.insert(.swarm) }
-        let welcome = try await session.clientHandshake(Hello(role: .client, features: features, agent: "sonic-get"),
-                                                        secret: settings.secret, identities: identities)
+        if isPartialHolder || settings.speaksSwarm { features.insert(.swarm) }
+        // Announcing the upload port makes this a trader: it tells the peer what it holds.
+        let trades = settings.speaksSwarm && settings.uploadPort > 0 && serving != nil
+        let hello = Hello(role: .client, listenPort: trades ? UInt16(settings.uploadPort) : 0, features: features,
+                          agent: "sonic-get")
+        let welcome = try await session.clientHandshake(hello, secret: settings.secret, identities: identities)
         logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
-        if isPartialHolder {
+        if isPartialHolder || welcome.features.contains(.swarm) {
             try await receiveHoldings(&session, welcome: welcome)
         }
+        if trades, welcome.features.contains(.swarm), let serving {
+            let held = serving.holdings
+            tell.yield(.bitfield(contentID, held))
+            let subscription = serving.subscribe(tell, after: held)
+            defer { serving.unsubscribe(subscription) }
+            try await exchange(&session)
+        } else {
+            try await exchange(&session)
+        }
+    }
+
+    /// Reports every message to the engine and carries out its verdicts, until the download
+    /// ends or the policy closes the connection.
+    private func exchange(_ session: inout FrameSession) async throws {
         guard try engine.connected(peer) == .carryOn else { return }
 
         var pieces: [UInt32: PieceInProgress] = [:]

@@ -40,6 +40,12 @@ public enum SwarmDownload {
         public var discoveryInterval: Duration = .seconds(10)
         /// Connections at most, the first ones included.
         public var maximumPeers = 32
+        /// Speak the swarm feature with every peer: each says which pieces it offers
+        /// (BITFIELD, HAVE). Off: only peers listed as partial holders are asked.
+        public var speaksSwarm = true
+        /// The port ``serving`` is reachable on (0: none). Announced to peers, with what this
+        /// download holds, so that complete holders may offer it pieces nobody else has yet.
+        public var uploadPort = 0
         /// Where to offer the pieces verified so far to other peers while downloading (the
         /// swarm feature): the download is registered there at its start and removed before
         /// the file is renamed into place. Nil: nothing is served.

@@ -278,6 +278,7 @@ public final class DownloadManager: Service, Sendable {
         settings.transport = configuration.transport
         settings.pins = pins
         // Holders that appear during the download are connected too (the index asked again).
+        if configuration.serving != nil { settings.uploadPort = own.port }
         let logger = self.logger
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
@@ -351,7 +352,7 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private static func isSelf(_ e: Endpoint, own: Endpoint) -> Bool {
-        e.port == own.port && (e.host == own.host || (HTTPBinding.isLoopback(e.host) && HTTPBinding.isLoopback(own.host)))
+        e.mayBe(own)
     }
 
     private func targetPath(_ name: String) -> String {

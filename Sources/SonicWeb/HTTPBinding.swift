@@ -28,10 +28,7 @@ public struct HTTPBinding: Sendable, Equatable, CustomStringConvertible {
     /// True for addresses only this machine can reach.
     public var isLoopback: Bool { Self.isLoopback(host) }
 
-    public static func isLoopback(_ host: String) -> Bool {
-        let h = host.lowercased()
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
-    }
+    public static func isLoopback(_ host: String) -> Bool { Endpoint.isLoopback(host) }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -216,7 +216,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                        ExitStatus.notFound, "not_found")
         }
         let ownAddress = uploads?.boundAddress
-        let holders = SwarmDownload.Holders(result, excluding: { $0 == ownAddress })
+        let holders = SwarmDownload.Holders(result, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
 
         // 2. Where to, and is that allowed?
         if toStandardOutput {
@@ -291,10 +291,12 @@ struct SonicGetCommand: AsyncParsableCommand {
             let results = try? await client.search(.exact, name, logger: logger)
             let found = results?.first { $0.contentID == contentID }
             if let found { pins.add(found.peerPins) }
-            return SwarmDownload.Holders(found, excluding: { $0 == ownAddress })
+            return SwarmDownload.Holders(found, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
         }
         settings.discoveryInterval = discoverInterval.duration
         settings.maximumPeers = maxPeers
+        settings.speaksSwarm = !noSwarm
+        settings.uploadPort = uploads?.boundAddress.port ?? 0
         let first = holders.first(maxPeers)
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report

@@ -48,6 +48,12 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Flag(help: "Do not keep a manifest cache (rehash everything on start).")
     var noCache = false
 
+    @Flag(help: "Offer every piece to every downloader, even while several that trade pieces fetch the same file (default: offer each a few pieces nobody else was sent yet, so the seeder sends about one copy).")
+    var noSuperSeed = false
+
+    @Option(help: "Requests streamed at once, to as many downloaders (0: no limit). A request waits at most a second for its turn.")
+    var uploadSlots = 4
+
     @Option(help: "Deflate data blocks: auto (files that compress), always, never.")
     var compress = BlockEncodingPolicy.Mode.auto
 
@@ -79,6 +85,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard (0...1024).contains(uploadSlots) else { throw ValidationError("--upload-slots must be 0...1024") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (1...9).contains(level) else { throw ValidationError("--level must be 1...9") }
         if let rate = maxUploadRate, rate.bytes == 0 { throw ValidationError("--max-upload-rate must be positive") }
@@ -98,13 +105,16 @@ struct SonicSeedCommand: AsyncParsableCommand {
             let library = SharedLibrary()
             let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
                                         probe: BlockEncodingPolicy.probe)
+            var configuration = PeerServer.Configuration(
+                listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
+                                          idleTimeout: idleTimeout.duration, secret: networkSecret, transport: security),
+                blockEncoding: .init(mode: compress, level: Int32(level)),
+                maximumUploadRate: maxUploadRate.map { Double($0.bytes) },
+                blockCacheBytes: Int(clamping: blockCache.bytes))
+            configuration.superSeeding = !noSuperSeed
+            configuration.uploadSlots = uploadSlots > 0 ? uploadSlots : nil
             let server = try await PeerServer.bind(
-                .init(listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
-                                                idleTimeout: idleTimeout.duration, secret: networkSecret, transport: security),
-                      blockEncoding: .init(mode: compress, level: Int32(level)),
-                      maximumUploadRate: maxUploadRate.map { Double($0.bytes) },
-                      blockCacheBytes: Int(clamping: blockCache.bytes)),
-                library: library, logger: logger,
+                configuration, library: library, logger: logger,
                 contentChanged: { _ in indexer.requestRescan() })
             Console.announceListening(server.boundAddress)
             Console.announcePeerID(security)
