@@ -34,6 +34,13 @@ enum Harness {
     /// limits, hostile input, protocol rules) is the same code behind TLS.
     static let plain = ["SONIC_TLS": "off"]
 
+    /// `XDG_STATE_HOME` of every program this test run starts: one folder per run.
+    static let stateHome: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-state-home-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
     /// A fresh temporary folder, removed by the caller's `defer`.
     static func temporaryDirectory(_ tag: String = "e2e") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-\(tag)-\(UUID().uuidString.prefix(8))")
@@ -85,6 +92,9 @@ final class Program: ManagedProcess, @unchecked Sendable {
     init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
          absolute: Bool = false) throws {
         let executable = absolute ? URL(fileURLWithPath: name) : Harness.binDirectory.appendingPathComponent(name)
+        // Programs without --state-dir keep their identity and known indexes in this run's own
+        // folder, never the user's: ports are reused between runs by programs of other identities.
+        let environment = ["XDG_STATE_HOME": Harness.stateHome.path].merging(environment) { _, given in given }
         try super.init(name: name, executable: executable, arguments: arguments, environment: environment,
                        directory: directory)
     }
