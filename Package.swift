@@ -41,6 +41,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         // Only the PostgreSQL index store uses it (SonicIndexPostgres); it adds minutes to a clean build.
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        // TLS 1.3 on every connection, with self-signed certificates made on first start.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
     ],
     targets: [
         // System zlib (zlib1g-dev), used for per-block deflate on the wire.
@@ -79,6 +83,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict
         ),
@@ -165,7 +173,7 @@ let package = Package(
 
         .executableTarget(
             name: "sonic-index",
-            dependencies: ["SonicIndex", "SonicIndexPostgres", "SonicWeb", "SonicCLI", "SonicCore", argumentParser, logging,
+            dependencies: ["SonicIndex", "SonicIndexPostgres", "SonicWeb", "SonicCLI", "SonicCore", "SonicNet", argumentParser, logging,
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
@@ -210,7 +218,8 @@ let package = Package(
         .testTarget(
             name: "SonicNetTests",
             dependencies: ["SonicNet", "SonicCore", "SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: strict
         ),
         .testTarget(name: "SonicWebTests", dependencies: ["SonicWeb", "SonicCore"], swiftSettings: strict),
@@ -222,7 +231,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SonicCore", "SonicWire", "SonicTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SonicCore", "SonicWire", "SonicNet", "SonicTestSupport", logging,
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
     ]

@@ -33,7 +33,10 @@ struct Demo: AsyncParsableCommand {
         guard (1...16).contains(seeders) else { throw ValidationError("--seeders must be 1...16") }
     }
 
+    @OptionGroup var transport: BenchTransport
+
     func run() async throws {
+        transport.apply()
         let binaries = try Binaries.locate(override: binDir)
         guard let folder = fixtures.map({ URL(fileURLWithPath: $0) })
                 ?? Binaries.packageRoot(from: binaries.directory)?.appendingPathComponent("fixtures")

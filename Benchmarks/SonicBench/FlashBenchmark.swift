@@ -64,7 +64,10 @@ struct FlashBenchmark: AsyncParsableCommand {
         var median: Run { runs.sorted { $0.seconds.max()! < $1.seconds.max()! }[runs.count / 2] }
     }
 
+    @OptionGroup var transport: BenchTransport
+
     func run() async throws {
+        transport.apply()
         let binaries = try Binaries.locate(override: binDir)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-bench-flash-\(getpid())")
         let programs = ProgramSet()

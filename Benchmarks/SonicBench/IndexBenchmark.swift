@@ -59,6 +59,9 @@ struct IndexBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // The sessions and searches are hand-made frames on plain sockets (RawClient): the
+        // index runs without TLS, and the figures are those of the index itself.
+        setenv(TransportOptions.environmentVariable, TLSMode.off.rawValue, 1)
         let binaries = try Binaries.locate(override: binDir)
         let programs = ProgramSet()
         var storeURL: String?

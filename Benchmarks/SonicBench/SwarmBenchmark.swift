@@ -90,7 +90,10 @@ struct SwarmBenchmark: AsyncParsableCommand {
         var median: Double { seconds.sorted()[seconds.count / 2] }
     }
 
+    @OptionGroup var transport: BenchTransport
+
     func run() async throws {
+        transport.apply()
         let binaries = try Binaries.locate(override: binDir)
         let work = workDir.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("sonic-bench-\(getpid())")

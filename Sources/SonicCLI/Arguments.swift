@@ -38,28 +38,55 @@ private func parsedArgument<Value>(_ text: String, _ parse: (String) -> Value?, 
     return value
 }
 
-/// `--index a:5015,b:5016`: one or more index endpoints.
+/// `--index a:5015,b:5016#PEERID`: one or more index endpoints, each optionally pinned to
+/// the peer id its TLS certificate must carry.
 public struct EndpointList: ExpressibleByArgument, Sendable, CustomStringConvertible {
     public var endpoints: [Endpoint]
+    public var pins: [Endpoint: PeerID] = [:]
 
     public init(_ endpoints: [Endpoint]) { self.endpoints = endpoints }
 
     public init?(argument: String) {
-        guard let list = Endpoint.parseList(argument, defaultPort: IndexOptions.defaultPort) else { return nil }
-        self.endpoints = list
+        guard let list = try? Self.parsePinned(argument) else { return nil }
+        self = list
+    }
+
+    /// Parses `HOST:PORT[#PEERID],...`; a malformed peer id is an error that says what is wrong.
+    static func parsePinned(_ text: String) throws -> EndpointList? {
+        var endpoints: [Endpoint] = []
+        var pins: [Endpoint: PeerID] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "#", maxSplits: 1)
+            guard let first = parts.first,
+                  let endpoint = Endpoint.parseList(String(first), defaultPort: IndexOptions.defaultPort)?.first else { return nil }
+            endpoints.append(endpoint)
+            if parts.count == 2 {
+                do {
+                    pins[endpoint] = try PeerID(parsing: String(parts[1]))
+                } catch {
+                    throw ValidationError("the peer id pinned for \(endpoint) is not valid: \(error)")
+                }
+            }
+        }
+        guard !endpoints.isEmpty else { return nil }
+        var list = EndpointList(endpoints)
+        list.pins = pins
+        return list
     }
 
     /// Parses `--index`, with an error that shows the accepted form.
     public static func parse(_ argument: String) throws -> EndpointList {
-        guard let list = EndpointList(argument: argument) else {
+        guard let list = try parsePinned(argument) else {
             let url = argument.contains("://") ? " (not a URL)" : ""
-            throw ValidationError("--index takes HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:5015 or [::1]:5015\(url); "
+            throw ValidationError("--index takes HOST:PORT[#PEERID][,HOST:PORT...], e.g. 127.0.0.1:5015 or [::1]:5015\(url); "
                                   + "got \(argument.debugDescription)")
         }
         return list
     }
 
-    public var description: String { endpoints.map(\.description).joined(separator: ",") }
+    public var description: String {
+        endpoints.map { e in pins[e].map { "\(e)#\($0)" } ?? e.description }.joined(separator: ",")
+    }
     public var defaultValueDescription: String { description }
 }
 

@@ -48,6 +48,14 @@ public enum CommandFailure {
         }
     }
 
+    private static func isTLSMismatch(_ error: SessionError) -> Bool {
+        switch error {
+        case .serverWithoutTLS: true
+        case .remote(let e): e.code == .tlsMismatch
+        default: false
+        }
+    }
+
     public static func describe(_ error: any Error) -> CommandError {
         switch error {
         case let failure as CommandError:
@@ -55,6 +63,10 @@ public enum CommandFailure {
         case let unavailable as IndexUnavailable:
             return CommandError("\(unavailable); is sonic-index running there? (--index or \(IndexOptions.environmentVariable))",
                                 exitCode: ExitStatus.indexUnavailable, code: "index_unavailable")
+        case let refused as IndexRefused where refused.reason.isIdentityMismatch:
+            return describe(refused.reason)
+        case let refused as IndexRefused where Self.isTLSMismatch(refused.reason):
+            return describe(refused.reason)
         case let refused as IndexRefused where refused.isMembership:
             return CommandError("\(refused); check --secret-file or SONIC_SECRET",
                                 exitCode: ExitStatus.notAuthorized, code: "not_authorized")
@@ -69,6 +81,18 @@ public enum CommandFailure {
         case SessionError.remote(let e) where e.code == .notAuthorized:
             return CommandError("refused: \(e.message); check --secret-file or SONIC_SECRET",
                                 exitCode: ExitStatus.notAuthorized, code: "not_authorized")
+        case let changed as IndexIdentityChanged:
+            return CommandError(changed.description, exitCode: ExitStatus.security, code: "identity_changed")
+        case SessionError.identityMismatch(let endpoint, let expected, let presented):
+            return CommandError("\(endpoint) presented peer id \(presented), not the pinned \(expected): refused; "
+                                + "someone may be intercepting the connection (or the pin in --index is wrong)",
+                                exitCode: ExitStatus.security, code: "identity_mismatch")
+        case SessionError.serverWithoutTLS(let endpoint):
+            return CommandError("\(SessionError.serverWithoutTLS(endpoint))", exitCode: ExitCode.failure, code: "tls_mismatch")
+        case SessionError.remote(let e) where e.code == .tlsMismatch:
+            return CommandError("refused: \(e.message)", exitCode: ExitCode.failure, code: "tls_mismatch")
+        case let identity as IdentityError:
+            return CommandError("\(identity); check --state-dir", exitCode: ExitCode.failure, code: "identity")
         case let listen as ListenFailed:
             let hint = listen.addressInUse ? "; another program uses that port: pick another --port, or --port 0 for any free one" : ""
             return CommandError("\(listen)\(hint)", exitCode: ExitCode.failure, code: "cannot_listen")

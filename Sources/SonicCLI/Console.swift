@@ -1,4 +1,5 @@
 import SonicCore
+import SonicNet
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,11 @@ public enum Console {
     /// The first line of a server's standard output.
     public static func announceListening(_ address: Endpoint) {
         out("listening on \(address)")
+    }
+
+    /// `peer id ID`, after `listening on`: what other programs pin (nothing with TLS off).
+    public static func announcePeerID(_ transport: TransportSecurity) {
+        if let id = transport.localPeerID { out("peer id \(id)") }
     }
 
     public static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }

@@ -19,6 +19,10 @@ public enum ExitStatus {
     /// The content is forged: its pieces verify but the whole file does not hash to the
     /// SHA-256 its manifest claims. Nothing is saved.
     public static let forgedContent = ExitCode(8)
+    /// A security refusal: the index's TLS identity is not the one pinned or remembered, or
+    /// the download could not complete and peers were refused because their certificates did
+    /// not match the peer ids the index gave (docs/SECURITY.md).
+    public static let security = ExitCode(9)
     /// Stopped by SIGINT/SIGTERM; the partial file is kept for resume.
     public static let interrupted = ExitCode(130)
 }

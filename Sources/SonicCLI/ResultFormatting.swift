@@ -41,6 +41,8 @@ public enum ResultFormatting {
             ("content_id", .string(r.contentID.hex)),
             ("sha256", .string(r.fileHash.hex)),
             ("peers", .array(r.peers.map { .string($0.description) })),
+            // Beside each peer, the id its TLS certificate proved to the index (null: unknown).
+            ("peer_ids", .array(r.peers.indices.map { i in r.peerID(at: i).map { .string($0.description) } ?? .null })),
         ])
     }
 

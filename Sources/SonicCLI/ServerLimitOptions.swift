@@ -18,7 +18,7 @@ public struct ServerLimitOptions: ParsableArguments, Sendable {
 
     /// `defaults` with the host, port and any limits given on the command line.
     public func listener(_ defaults: ServerListener.Settings, host: String, port: Int, idleTimeout: Duration,
-                         secret: NetworkSecret?) -> ServerListener.Settings {
+                         secret: NetworkSecret?, transport: TransportSecurity = .off) -> ServerListener.Settings {
         var settings = defaults
         settings.host = host
         settings.port = port
@@ -27,6 +27,7 @@ public struct ServerLimitOptions: ParsableArguments, Sendable {
         settings.connections = .init(total: maxConnections ?? defaults.connections.total,
                                      perIP: maxConnectionsPerIp ?? defaults.connections.perIP)
         settings.secret = secret
+        settings.transport = transport
         return settings
     }
 

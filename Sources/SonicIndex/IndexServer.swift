@@ -36,6 +36,7 @@ public final class IndexServer: Service, Sendable {
     public let store: any IndexStore
     private let sessionCounter = Atomic<UInt64>(0)
     private let searchCounter = Atomic<UInt64>(0)
+    private let peerIDs = Mutex(PeerIDTable())
     private let logger: Logger
 
     public var boundAddress: Endpoint { listener.boundAddress }
@@ -51,7 +52,7 @@ public final class IndexServer: Service, Sendable {
     /// kept in memory (``MemoryIndexStore``).
     public static func bind(_ configuration: Configuration, store: (any IndexStore)? = nil,
                             logger: Logger) async throws -> IndexServer {
-        let listener = try await ServerListener.bind(configuration.listener)
+        let listener = try await ServerListener.bind(configuration.listener, logger: logger)
         return IndexServer(configuration: configuration, listener: listener,
                            store: store ?? MemoryIndexStore(limits: configuration.limits), logger: logger)
     }
@@ -84,14 +85,23 @@ public final class IndexServer: Service, Sendable {
         logger[metadataKey: "peer"] = "\(id)"
         let remoteIP = connection.remoteIP
         logger.info("connected", metadata: ["from": "\(connection.remoteDescription)"])
+        var served: Endpoint?
         await ServerConversation.run(connection, sessionID: id, features: Self.features,
                                      secret: configuration.listener.secret, logger: logger) { session, hello in
             // The address handed out is the one we observed, never one the peer claims.
             let address = hello.listenPort > 0 ? remoteIP.map { Endpoint(host: $0, port: Int(hello.listenPort)) } : nil
+            // Its peer id is the one its TLS certificate proved, never one it claims.
+            let peerID = try await connection.transportIdentities()?.remote
             try await store.connect(id, address: address)
-            logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")"])
+            if let address, let peerID {
+                peerIDs.withLock { $0.connected(id, address: address, id: peerID) }
+                served = address
+            }
+            logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")",
+                                            "peer-id": "\(peerID.map { "\($0)" } ?? "-")"])
             try await converse(&session, id: id, features: hello.features.intersection(Self.features), logger: logger)
         }
+        if let served { peerIDs.withLock { $0.disconnected(id, address: served) } }
         await store.disconnect(id)
         logger.info("disconnected; its files are forgotten")
     }
@@ -140,11 +150,12 @@ public final class IndexServer: Service, Sendable {
                 try await session.send(.ok)
             case .search(let request):
                 do {
-                    var results = try await store.search(request, excluding: id)
-                    if features.contains(.swarm) && !results.results.isEmpty {
-                        results.addPartialPeers(try await store.partialHolders(of: results.results.map(\.contentID),
-                                                                               excluding: id))
+                    var found = try await store.search(request, excluding: id)
+                    if features.contains(.swarm) && !found.results.isEmpty {
+                        found.addPartialPeers(try await store.partialHolders(of: found.results.map(\.contentID),
+                                                                             excluding: id))
                     }
+                    let results = peerIDs.withLock { $0.annotated(found) }
                     searchCounter.add(1, ordering: .relaxed)
                     logger.info("search", metadata: [
                         "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",

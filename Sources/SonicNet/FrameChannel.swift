@@ -7,13 +7,14 @@ public typealias FrameChannel = NIOAsyncChannel<Message, Message>
 
 public enum FrameChannelSetup {
     /// Adds the frame codec (and, with `idleTimeout`, a read-idle timeout) to `channel` and wraps
-    /// it for async use. `addHandlers` may add message-level handlers after the codec. Call on the channel's event loop, inside the bootstrap's initializer;
+    /// it for async use; `addTransport` adds the TLS handlers between the idle timer and the codec. `addHandlers` may add message-level handlers after the codec. Call on the channel's event loop, inside the bootstrap's initializer;
     /// both servers and clients build their connections through here.
     public static func configure(
         _ channel: any Channel,
         idleTimeout: TimeAmount? = nil,
         idleCountsWrites: Bool = false,
         frameTimeout: TimeAmount? = nil,
+        addTransport: (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in },
         addHandlers: (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in }
     ) throws -> FrameChannel {
         let sync = channel.pipeline.syncOperations
@@ -23,6 +24,9 @@ public enum FrameChannelSetup {
                                                  : IdleStateHandler(readTimeout: idleTimeout))
             try sync.addHandler(IdleTimeoutHandler(timeout: idleTimeout))
         }
+        // TLS goes after the idle timer, so that handshake records count as traffic: the
+        // handshake has its own deadline, and a slow one does not eat a conversation's budget.
+        try addTransport(sync)
         if let frameTimeout {
             try sync.addHandler(FrameDeadlineHandler(timeout: frameTimeout))
         }

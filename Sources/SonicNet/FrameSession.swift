@@ -32,7 +32,14 @@ public struct FrameSession {
 
     /// Sends `request` and returns the reply (ERROR thrown as ``SessionError/remote(_:)``).
     public mutating func request(_ request: Message) async throws -> Message {
-        try await send(request)
+        do {
+            try await send(request)
+        } catch {
+            // The other side may have answered and closed before our frame went out (a server
+            // refusing the connection at once): its answer says why better than the failed write.
+            if case .error(let e)? = try? await receive() { throw SessionError.remote(e) }
+            throw error
+        }
         return try await receiveReply()
     }
 
@@ -44,7 +51,11 @@ public struct FrameSession {
 
     /// The client half of the handshake: HELLO out, WELCOME back; with a secret, the
     /// challenge in between (the server must prove the secret first, docs/PROTOCOL.md).
-    public mutating func clientHandshake(_ hello: Hello, secret: NetworkSecret? = nil) async throws -> Welcome {
+    /// `identities`: the connection's TLS identities (``NIOAsyncChannel/transportIdentities()``),
+    /// which both proofs cover; nil on a plain connection.
+    public mutating func clientHandshake(_ hello: Hello, secret: NetworkSecret? = nil,
+                                         identities: TransportIdentities? = nil) async throws -> Welcome {
+        let binding = identities.map { NetworkSecret.Binding(server: $0.remote, client: $0.local) }
         var hello = hello
         hello.nonce = NetworkSecret.makeNonce()
         let reply = try await request(.hello(hello))
@@ -55,9 +66,10 @@ public struct FrameSession {
             return welcome
         case .challenge(let challenge):
             guard let secret else { throw SessionError.secretRequired }
-            let expected = secret.serverProof(clientNonce: hello.nonce, serverNonce: challenge.nonce)
+            let expected = secret.serverProof(clientNonce: hello.nonce, serverNonce: challenge.nonce, binding: binding)
             guard NetworkSecret.matches(challenge.proof, expected) else { throw SessionError.notMember }
-            let answer = try await request(.auth(proof: secret.clientProof(clientNonce: hello.nonce, serverNonce: challenge.nonce)))
+            let answer = try await request(.auth(proof: secret.clientProof(clientNonce: hello.nonce, serverNonce: challenge.nonce,
+                                                                                    binding: binding)))
             guard case .welcome(let welcome) = answer else { throw SessionError.unexpected(answer.kind, expecting: "WELCOME") }
             return welcome
         default:

@@ -15,16 +15,34 @@ public struct IndexClient: Sendable {
     /// Asked for in HELLO: `.swarm` makes an index that speaks it list partial holders too
     /// (``SearchResult/partialPeers``).
     public var features: Features
+    /// The peer id each index must present (pins, known-indexes file).
+    public var trust: IndexTrust
 
     /// The default connector gives a dead or hung index at most a second before the next is tried.
     public init(indexes: [Endpoint], connector: Connector = Connector(connectTimeout: .seconds(1), idleTimeout: .seconds(1)),
-                agent: String, secret: NetworkSecret? = nil, features: Features = []) {
+                agent: String, secret: NetworkSecret? = nil, features: Features = [], trust: IndexTrust = IndexTrust()) {
         precondition(!indexes.isEmpty)
         self.indexes = indexes
         self.connector = connector
         self.agent = agent
         self.secret = secret
         self.features = features
+        self.trust = trust
+    }
+
+    /// A client over `transport` with the default connector's timeouts.
+    public init(indexes: [Endpoint], agent: String, secret: NetworkSecret?, features: Features = [],
+                transport: TransportSecurity, trust: IndexTrust) {
+        self.init(indexes: indexes, connector: Self.connector(transport), agent: agent, secret: secret, features: features,
+                  trust: trust)
+    }
+
+    /// The connector for index conversations with `transport`: an index that does not accept
+    /// the connection within a second, or goes silent for a second (three with TLS, whose
+    /// handshake costs an index serving many clients at once far more CPU than a HELLO), is
+    /// passed over for the next.
+    public static func connector(_ transport: TransportSecurity) -> Connector {
+        Connector(connectTimeout: .seconds(1), idleTimeout: transport.isOn ? .seconds(3) : .seconds(1), transport: transport)
     }
 
     /// All result groups for `query`, following pages until the index has no more.
@@ -54,10 +72,13 @@ public struct IndexClient: Sendable {
         var failures: [(Endpoint, String)] = []
         for endpoint in indexes {
             do {
-                let channel = try await connector.connect(to: endpoint)
+                let channel = try await connector.connect(to: endpoint, expecting: trust.pins[endpoint])
                 return try await channel.executeThenClose { inbound, outbound in
+                    let identities = try await channel.transportIdentities()
+                    if let identities { try trust.check(endpoint, presented: identities.remote) }
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: agent), secret: secret)
+                    _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: agent), secret: secret,
+                                                          identities: identities)
                     let result = try await body(&session)
                     try? await session.send(.exit)
                     return result
@@ -69,11 +90,13 @@ public struct IndexClient: Sendable {
                 case .remote(let e) where e.code == .unexpectedMessage:
                     failures.append((endpoint, "a peer answered there, not an index"))
                     continue
-                case .remote, .secretRequired, .notMember: throw error
+                case .remote, .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: throw error
                 default: break
                 }
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
                 failures.append((endpoint, Self.reason(error)))
+            } catch let changed as IndexIdentityChanged {
+                throw changed
             } catch {
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
                 failures.append((endpoint, Self.reason(error)))
@@ -133,8 +156,8 @@ public struct IndexRefused: Error, CustomStringConvertible {
     /// True for answers that a retry would get again.
     public static func isRefusal(_ error: SessionError) -> Bool {
         switch error {
-        case .secretRequired, .notMember: true
-        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage].contains(e.code)
+        case .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: true
+        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage, .tlsMismatch].contains(e.code)
         default: false
         }
     }

@@ -18,14 +18,32 @@ public struct NetworkSecret: Sendable {
     static let serverLabel = Array("sonic-share server proof v1".utf8)
     static let clientLabel = Array("sonic-share client proof v1".utf8)
 
-    /// The server's proof: HMAC(secret, server label ‖ client nonce ‖ server nonce).
-    public func serverProof(clientNonce: [UInt8], serverNonce: [UInt8]) -> [UInt8] {
-        mac(Self.serverLabel + clientNonce + serverNonce)
+    /// The TLS identities of both ends of the connection, as each side's handshake proved
+    /// them. Both proofs cover them: a relay in the middle has its own certificate on each
+    /// side, so the two ends compute over different ids and no proof it passes along matches.
+    public struct Binding: Sendable, Equatable {
+        public var server: PeerID
+        public var client: PeerID
+
+        public init(server: PeerID, client: PeerID) {
+            self.server = server
+            self.client = client
+        }
+
+        static let label = Array("tls".utf8)
+        var bytes: [UInt8] { Self.label + server.hash.bytes + client.hash.bytes }
     }
 
-    /// The client's proof: HMAC(secret, client label ‖ server nonce ‖ client nonce).
-    public func clientProof(clientNonce: [UInt8], serverNonce: [UInt8]) -> [UInt8] {
-        mac(Self.clientLabel + serverNonce + clientNonce)
+    /// The server's proof: HMAC(secret, server label ‖ client nonce ‖ server nonce
+    /// [‖ "tls" ‖ server peer id ‖ client peer id]); the ids over TLS only.
+    public func serverProof(clientNonce: [UInt8], serverNonce: [UInt8], binding: Binding? = nil) -> [UInt8] {
+        mac(Self.serverLabel + clientNonce + serverNonce + (binding?.bytes ?? []))
+    }
+
+    /// The client's proof: HMAC(secret, client label ‖ server nonce ‖ client nonce
+    /// [‖ "tls" ‖ server peer id ‖ client peer id]); the ids over TLS only.
+    public func clientProof(clientNonce: [UInt8], serverNonce: [UInt8], binding: Binding? = nil) -> [UInt8] {
+        mac(Self.clientLabel + serverNonce + clientNonce + (binding?.bytes ?? []))
     }
 
     /// Compares proofs in constant time.

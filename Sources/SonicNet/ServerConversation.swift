@@ -23,7 +23,8 @@ public enum ServerConversation {
             try await connection.executeThenClose { inbound, outbound in
                 var session = FrameSession(inbound: inbound, outbound: outbound)
                 do {
-                    let hello = try await handshake(&session, sessionID: sessionID, features: features, secret: secret)
+                    let hello = try await handshake(&session, connection: connection, sessionID: sessionID,
+                                                    features: features, secret: secret)
                     try await body(&session, hello)
                 } catch let error as WireError {
                     logger.notice("bad frame, closing", metadata: ["error": "\(error)"])
@@ -48,7 +49,7 @@ public enum ServerConversation {
         }
     }
 
-    private static func handshake(_ session: inout FrameSession, sessionID: UInt64, features: Features,
+    private static func handshake(_ session: inout FrameSession, connection: FrameChannel, sessionID: UInt64, features: Features,
                                   secret: NetworkSecret?) async throws -> Hello {
         let first = try await session.receive()
         guard case .hello(let hello) = first else {
@@ -59,15 +60,21 @@ public enum ServerConversation {
                                "protocol version \(hello.version) is not supported; this server speaks \(ProtocolVersion.current)")
         }
         if let secret {
-            // Members only: prove we know the secret, then ask the client to prove it too.
+            // Members only: prove we know the secret, then ask the client to prove it too. Over
+            // TLS both proofs cover both certificates' peer ids, so a relay in the middle (a
+            // different certificate on each side) cannot pass a member's proof along.
+            let binding = try await connection.transportIdentities().map {
+                NetworkSecret.Binding(server: $0.local, client: $0.remote)
+            }
             let nonce = NetworkSecret.makeNonce()
             try await session.send(.challenge(Challenge(
-                nonce: nonce, proof: secret.serverProof(clientNonce: hello.nonce, serverNonce: nonce))))
+                nonce: nonce, proof: secret.serverProof(clientNonce: hello.nonce, serverNonce: nonce, binding: binding))))
             let answer = try await session.receive()
             guard case .auth(let proof) = answer else {
                 throw ErrorMessage(.notAuthorized, "this network is members-only: a secret is required")
             }
-            guard NetworkSecret.matches(proof, secret.clientProof(clientNonce: hello.nonce, serverNonce: nonce)) else {
+            guard NetworkSecret.matches(proof, secret.clientProof(clientNonce: hello.nonce, serverNonce: nonce,
+                                                                  binding: binding)) else {
                 throw ErrorMessage(.notAuthorized, "wrong network secret")
             }
         }

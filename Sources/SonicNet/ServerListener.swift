@@ -37,10 +37,12 @@ public struct ServerListener: Sendable {
         /// mostly idle connections (the index) fixes it small; a frame larger than the buffer
         /// arrives in several reads.
         public var receiveBufferBytes: Int?
+        /// TLS with our identity (clients must use TLS too), or plain TCP (`--tls off`).
+        public var transport: TransportSecurity
 
         public init(host: String, port: Int, idleTimeout: Duration, idleCountsWrites: Bool = false,
                     frameTimeout: Duration = .seconds(10), connections: ConnectionLimiter.Limits,
-                    secret: NetworkSecret? = nil, receiveBufferBytes: Int? = nil) {
+                    secret: NetworkSecret? = nil, receiveBufferBytes: Int? = nil, transport: TransportSecurity = .off) {
             self.host = host
             self.port = port
             self.idleTimeout = idleTimeout
@@ -49,16 +51,20 @@ public struct ServerListener: Sendable {
             self.connections = connections
             self.secret = secret
             self.receiveBufferBytes = receiveBufferBytes
+            self.transport = transport
         }
     }
 
+    /// `logger` hears of connections refused before any conversation (a client on the other
+    /// side of `--tls on|off`).
     public static func bind(
-        _ settings: Settings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        _ settings: Settings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger? = nil
     ) async throws -> ServerListener {
         let (host, port) = (settings.host, settings.port)
         let idleTimeout = TimeAmount(settings.idleTimeout)
         let frameTimeout = TimeAmount(settings.frameTimeout)
         let countsWrites = settings.idleCountsWrites
+        let transport = settings.transport
         let channel: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
         do {
             var bootstrap = ServerBootstrap(group: group)
@@ -74,7 +80,9 @@ public struct ServerListener: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
-                    try FrameChannelSetup.configure(child, idleTimeout: idleTimeout, idleCountsWrites: countsWrites,
+                    // The TLS handshake has as long as a frame: it is the connection's first exchange.
+                    try transport.addServerHandlers(to: child, handshakeTimeout: frameTimeout, logger: logger)
+                    return try FrameChannelSetup.configure(child, idleTimeout: idleTimeout, idleCountsWrites: countsWrites,
                                                    frameTimeout: frameTimeout)
                 }
             }

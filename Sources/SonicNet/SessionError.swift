@@ -19,6 +19,35 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case secretRequired
     /// We have a secret and the other side did not prove it knows the same one.
     case notMember
+    /// Server side: the client sent plain frames to this TLS server.
+    case clientWithoutTLS
+    /// Server side: the client started TLS with this plain server.
+    case clientUsesTLS
+    /// Client side: we run TLS and the server at this address does not.
+    case serverWithoutTLS(Endpoint)
+    /// The other side's TLS certificate is not for the peer id we were told to expect: a man
+    /// in the middle, a wrong pin, or a program whose identity changed. Nothing was sent.
+    case identityMismatch(Endpoint, expected: PeerID, presented: PeerID)
+    /// The TLS handshake did not complete within this long.
+    case handshakeTimeout(seconds: Double)
+    /// The TLS handshake failed.
+    case tlsFailed(String)
+
+    /// A peer or index presented another identity than its pin.
+    public var isIdentityMismatch: Bool {
+        if case .identityMismatch = self { return true }
+        return false
+    }
+
+    /// What a server answers (in clear text, as ERROR `TLS mismatch`) to a client that
+    /// speaks the other transport: addressed to the client's user.
+    var answer: String {
+        switch self {
+        case .clientWithoutTLS: "this server runs with --tls on and this client does not use TLS: run the client with --tls on"
+        case .clientUsesTLS: "this server runs with --tls off and this client uses TLS: run the client with --tls off"
+        default: description
+        }
+    }
 
     public var description: String {
         switch self {
@@ -30,6 +59,14 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .connectFailed(let endpoint, let why): "cannot connect to \(endpoint) (\(why))"
         case .secretRequired: "this network is members-only and we have no secret"
         case .notMember: "the other side does not know our network secret (wrong secret, or an open network)"
+        case .clientWithoutTLS: "the client does not use TLS (it runs with --tls off) and this server runs with --tls on"
+        case .clientUsesTLS: "the client uses TLS and this server runs with --tls off"
+        case .serverWithoutTLS(let endpoint):
+            "\(endpoint) does not use TLS (it runs with --tls off): run with --tls off to talk to it, or restart it with --tls on"
+        case .identityMismatch(let endpoint, let expected, let presented):
+            "\(endpoint) presented peer id \(presented), expected \(expected): refused (a man in the middle, or its identity changed)"
+        case .handshakeTimeout(let s): "the TLS handshake took longer than \(formatFixed(s, decimals: 1))s"
+        case .tlsFailed(let why): "TLS handshake failed: \(why)"
         }
     }
 }

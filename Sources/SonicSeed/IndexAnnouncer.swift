@@ -17,6 +17,8 @@ public struct IndexAnnouncer: Sendable {
     public var agent: String
     public var logger: Logger
     public var secret: NetworkSecret?
+    /// The peer id the index must present (pins, known-indexes file).
+    public var trust = IndexTrust()
     /// Downloads in progress whose verified pieces this peer serves: announced as partial
     /// holdings (PARTIAL) to an index that speaks the swarm feature.
     public var partials: PartialHoldings?
@@ -62,6 +64,8 @@ public struct IndexAnnouncer: Sendable {
                 return
             } catch let error as SessionError where IndexRefused.isRefusal(error) {
                 throw IndexRefused(index: index, reason: error)
+            } catch let changed as IndexIdentityChanged {
+                throw changed
             } catch {
                 if !announcedOutage {
                     logger.log(level: outageLogLevel, "index unavailable; retrying every \(reconnectDelay)",
@@ -76,12 +80,14 @@ public struct IndexAnnouncer: Sendable {
     /// One connection's life. `onRegistered` runs once the index took the first registration:
     /// a handshake alone does not prove it is an index that will keep us.
     private func session(onRegistered: () -> Void) async throws {
-        let channel = try await connector.connect(to: index)
+        let channel = try await connector.connect(to: index, expecting: trust.pins[index])
         try await channel.executeThenClose { inbound, outbound in
+            let identities = try await channel.transportIdentities()
+            if let identities { try trust.check(index, presented: identities.remote) }
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
                 Hello(role: .seeder, listenPort: UInt16(listenPort), features: partials == nil ? [] : [.swarm], agent: agent),
-                secret: secret)
+                secret: secret, identities: identities)
             logger.debug("handshake with index", metadata: ["session": "\(welcome.sessionID)"])
             // An index without the swarm feature is not told about partial holdings.
             let partials = welcome.features.contains(.swarm) ? self.partials : nil

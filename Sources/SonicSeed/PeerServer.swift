@@ -72,7 +72,7 @@ public final class PeerServer: Sendable {
     public static func bind(_ configuration: Configuration, library: SharedLibrary,
                             partials: PartialHoldings = PartialHoldings(), logger: Logger,
                             contentChanged: @escaping @Sendable (SharedEntry) -> Void = { _ in }) async throws -> PeerServer {
-        let listener = try await ServerListener.bind(configuration.listener)
+        let listener = try await ServerListener.bind(configuration.listener, logger: logger)
         return PeerServer(configuration: configuration, listener: listener, library: library, partials: partials,
                           logger: logger, contentChanged: contentChanged)
     }

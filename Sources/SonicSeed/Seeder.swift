@@ -15,11 +15,17 @@ public final class Seeder: Service, Sendable {
         public var rescanInterval: Duration
         public var agent: String
         public var secret: NetworkSecret?
+        /// TLS (with our identity) or plain, for the connections to the indexes.
+        public var transport: TransportSecurity
+        /// The peer id each index must present.
+        public var trust: IndexTrust
 
         public init(indexes: [Endpoint], heartbeatInterval: Duration = .seconds(5),
                     rescanInterval: Duration = .seconds(10), agent: String = "sonic-seed",
-                    secret: NetworkSecret? = nil) {
+                    secret: NetworkSecret? = nil, transport: TransportSecurity = .off, trust: IndexTrust = IndexTrust()) {
             self.secret = secret
+            self.transport = transport
+            self.trust = trust
             self.indexes = indexes
             self.heartbeatInterval = heartbeatInterval
             self.rescanInterval = rescanInterval
@@ -59,10 +65,11 @@ public final class Seeder: Service, Sendable {
                 }
             }
             for index in configuration.indexes {
-                let announcer = IndexAnnouncer(
+                var announcer = IndexAnnouncer(
                     index: index, library: server.library, listenPort: server.boundAddress.port,
-                    heartbeatInterval: configuration.heartbeatInterval, connector: Connector(),
+                    heartbeatInterval: configuration.heartbeatInterval, connector: Connector(transport: configuration.transport),
                     agent: configuration.agent, secret: configuration.secret, partials: server.partials, logger: logger)
+                announcer.trust = configuration.trust
                 group.addTask { try await announcer.run() }
             }
             if indexer != nil {

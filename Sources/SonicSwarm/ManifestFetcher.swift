@@ -20,17 +20,20 @@ public enum ManifestFetcher {
 
     /// - Parameter timeout: how long a peer may take to answer (a silent peer costs no more).
     public static func fetch(_ contentID: ContentID, from peers: [Endpoint], timeout: Duration,
-                             secret: NetworkSecret? = nil, logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
+                             secret: NetworkSecret? = nil, transport: TransportSecurity = .off, pins: PeerPins = PeerPins(),
+                             logger: Logger) async throws -> (Manifest, rejected: [Endpoint]) {
         let idle = TimeAmount(timeout)
-        let connector = Connector(connectTimeout: min(idle, .seconds(2)), idleTimeout: idle)
+        let connector = Connector(connectTimeout: min(idle, .seconds(2)), idleTimeout: idle, transport: transport)
         var attempts: [(Endpoint, String)] = []
         var rejected: [Endpoint] = []
         for peer in peers {
             do {
-                let channel = try await connector.connect(to: peer)
+                let channel = try await connector.connect(to: peer, expecting: pins.expected(for: peer))
                 let bytes: [UInt8] = try await channel.executeThenClose { inbound, outbound in
+                    let identities = try await channel.transportIdentities()
                     var session = FrameSession(inbound: inbound, outbound: outbound)
-                    _ = try await session.clientHandshake(Hello(role: .client, agent: "sonic-get"), secret: secret)
+                    _ = try await session.clientHandshake(Hello(role: .client, agent: "sonic-get"), secret: secret,
+                                                          identities: identities)
                     let reply = try await session.request(.manifestRequest(contentID))
                     try? await session.send(.exit)
                     guard case .manifest(let id, let bytes) = reply, id == contentID else {
@@ -44,6 +47,10 @@ public enum ManifestFetcher {
                     continue
                 }
                 return (try Manifest(canonicalEncoding: bytes), rejected)
+            } catch let refusal as SessionError where refusal.isIdentityMismatch {
+                pins.refused(refusal)
+                logger.error("peer refused: \(refusal)")
+                attempts.append((peer, "\(refusal)"))
             } catch {
                 logger.debug("manifest fetch failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 attempts.append((peer, "\(error)"))

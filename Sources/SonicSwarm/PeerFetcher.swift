@@ -52,6 +52,10 @@ struct PeerFetcher: Sendable {
         var reason: String?
         do {
             try await fetch()
+        } catch let refusal as SessionError where refusal.isIdentityMismatch {
+            settings.pins.refused(refusal)
+            logger.error("peer refused: \(refusal)")
+            reason = "\(refusal)"
         } catch is SwarmEngine.Closed {
             // The policy decided it, and recorded why.
         } catch where Task.isCancelled {
@@ -65,16 +69,17 @@ struct PeerFetcher: Sendable {
 
     private func fetch() async throws {
         let timeout = TimeAmount(settings.peerTimeout)
-        let connector = Connector(connectTimeout: .seconds(2), idleTimeout: nil)
-        let channel = try await connector.connect(to: endpoint) { pipeline in
+        let connector = Connector(connectTimeout: .seconds(2), idleTimeout: nil, transport: settings.transport)
+        let channel = try await connector.connect(to: endpoint, expecting: settings.pins.expected(for: endpoint)) { pipeline in
             try pipeline.addHandler(StallDetector(timeout: timeout))
         }
         let wakes = engine.wakeStream(for: peer)
         // What this download holds, told to a peer it trades with (BITFIELD, then HAVE).
         let (holdings, tell) = AsyncStream<Message>.makeStream()
         try await channel.executeThenClose { inbound, outbound in
+            let identities = try await channel.transportIdentities()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await receive(inbound: inbound, outbound: outbound, tell: tell) }
+                group.addTask { try await receive(inbound: inbound, outbound: outbound, tell: tell, identities: identities) }
                 group.addTask { try await send(outbound: outbound, wakes: wakes) }
                 group.addTask { for await message in holdings { try await outbound.write(message) } }
                 // Either half ending ends the connection.
@@ -105,7 +110,7 @@ struct PeerFetcher: Sendable {
     /// policy closes the connection.
     private func receive(inbound: NIOAsyncChannelInboundStream<Message>,
                          outbound: NIOAsyncChannelOutboundWriter<Message>,
-                         tell: AsyncStream<Message>.Continuation) async throws {
+                         tell: AsyncStream<Message>.Continuation, identities: TransportIdentities?) async throws {
         var session = FrameSession(inbound: inbound, outbound: outbound)
         var features: Features = settings.acceptDeflate ? [.deflate] : []
         if isPartialHolder || settings.speaksSwarm { features.insert(.swarm) }
@@ -113,7 +118,7 @@ struct PeerFetcher: Sendable {
         let trades = settings.speaksSwarm && settings.uploadPort > 0 && serving != nil
         let hello = Hello(role: .client, listenPort: trades ? UInt16(settings.uploadPort) : 0, features: features,
                           agent: "sonic-get")
-        let welcome = try await session.clientHandshake(hello, secret: settings.secret)
+        let welcome = try await session.clientHandshake(hello, secret: settings.secret, identities: identities)
         logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
         if isPartialHolder || welcome.features.contains(.swarm) {
             try await receiveHoldings(&session, welcome: welcome)

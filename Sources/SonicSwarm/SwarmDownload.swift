@@ -28,6 +28,10 @@ public enum SwarmDownload {
         public var maximumInFlightBytes: Int
         /// The members-only network secret, if any.
         public var secret: NetworkSecret?
+        /// TLS with our identity (the default of the programs), or plain TCP.
+        public var transport: TransportSecurity = .off
+        /// The peer id each peer must present, as the index gave them; refusals are recorded there.
+        public var pins = PeerPins()
         /// Asked for the holders known now (the index asked again): half a second after the
         /// start, then after doubling delays up to ``discoveryInterval``, then at that interval
         /// (``discoveryDelay(after:interval:)``). New ones are connected, up to

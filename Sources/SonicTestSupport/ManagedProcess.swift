@@ -73,6 +73,20 @@ open class ManagedProcess: @unchecked Sendable {
         throw ProcessFailure("\(name) did not announce its address; stderr:\n\(stderr)")
     }
 
+    /// Waits (bounded) for the `peer id ID` line (printed after `listening on` with TLS on)
+    /// and returns ID as printed.
+    public func announcedPeerID(timeout: Duration = .seconds(20)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("peer id ") }) {
+                return String(line.dropFirst("peer id ".count))
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ProcessFailure("\(name) did not announce its peer id; stderr:\n\(stderr)")
+    }
+
     /// Waits (bounded) for exit and returns the status; kills the program at the deadline.
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {

@@ -20,6 +20,9 @@ public final class DownloadManager: Service, Sendable {
     public struct Configuration: Sendable {
         public var indexes: [Endpoint]
         public var secret: NetworkSecret?
+        /// TLS with the peer's identity, or plain; and the peer id each index must present.
+        public var transport: TransportSecurity = .off
+        public var trust = IndexTrust()
         /// The shared folder's real path.
         public var root: String
         /// Where downloads land, as a shared-name prefix under `root` ("" for the root itself).
@@ -43,6 +46,11 @@ public final class DownloadManager: Service, Sendable {
 
         var folder: String { subfolder.isEmpty ? root : root + "/" + subfolder }
         var journalPath: String { folder + "/.sonic-downloads.json" }
+
+        func indexClient() -> IndexClient {
+            IndexClient(indexes: indexes, agent: "sonic-seed", secret: secret, features: [.swarm], transport: transport,
+                        trust: trust)
+        }
     }
 
     struct Entry: Sendable {
@@ -248,8 +256,7 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private func runOnce(_ contentID: ContentID, name: String, id: String) async throws {
-        let client = IndexClient(indexes: configuration.indexes, agent: "sonic-seed", secret: configuration.secret,
-                                 features: [.swarm])
+        let client = configuration.indexClient()
         let results = try await client.search(.exact, name, logger: logger)
         guard let result = results.first(where: { $0.contentID == contentID }) else {
             throw APIError.notFound("no peer shares it now")
@@ -259,19 +266,25 @@ public final class DownloadManager: Service, Sendable {
         guard !holders.complete.isEmpty else { throw APIError.notFound("no other peer shares it now") }
         let peers = holders.complete + holders.partial
         events.publish(WebEvent(type: "peers", ["download": id, "peers": peers.map(\.description).joined(separator: ",")]))
+        let pins = PeerPins(result.peerPins)
         let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: holders.complete,
                                                             timeout: configuration.settings.peerTimeout,
-                                                            secret: configuration.secret, logger: logger)
+                                                            secret: configuration.secret, transport: configuration.transport,
+                                                            pins: pins, logger: logger)
         update(id) { $0.info.sha256 = manifest.fileHash.hex; $0.info.size = manifest.fileSize; $0.rateBase = nil }
         var settings = SwarmDownload.Settings(
             requestsPerPeer: configuration.settings.requestsPerPeer, peerTimeout: configuration.settings.peerTimeout,
             acceptDeflate: true, secret: configuration.secret, serving: configuration.serving)
+        settings.transport = configuration.transport
+        settings.pins = pins
         // Holders that appear during the download are connected too (the index asked again).
         if configuration.serving != nil { settings.uploadPort = own.port }
         let logger = self.logger
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            return SwarmDownload.Holders(results?.first { $0.contentID == contentID }, excluding: { Self.isSelf($0, own: own) })
+            let found = results?.first { $0.contentID == contentID }
+            if let found { pins.add(found.peerPins) }
+            return SwarmDownload.Holders(found, excluding: { Self.isSelf($0, own: own) })
         }
         let lastWire = Mutex<UInt64>(0)
         do {
@@ -374,7 +387,7 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private func resolve(_ request: DownloadRequest) async throws -> SearchResult {
-        let client = IndexClient(indexes: configuration.indexes, agent: "sonic-seed", secret: configuration.secret)
+        let client = configuration.indexClient()
         if let hex = request.content_id {
             guard let id = SHA256Hash(hex: hex.lowercased()).map(ContentID.init) else { throw APIError.badRequest("content_id is not a content id") }
             let results = try await WebSearch.search(client, mode: request.name == nil ? .keyword : .exact,

@@ -8,10 +8,15 @@ import Synchronization
 final class IndexProbe: Sendable {
     private let indexes: [Endpoint]
     private let secret: NetworkSecret?
+    private let transport: TransportSecurity
+    private let trust: IndexTrust
     private let maxAge: Duration
     private let cache = Mutex<(at: ContinuousClock.Instant, states: [IndexState])?>(nil)
 
-    init(indexes: [Endpoint], secret: NetworkSecret?, maxAge: Duration = .seconds(2)) {
+    init(indexes: [Endpoint], secret: NetworkSecret?, transport: TransportSecurity, trust: IndexTrust,
+         maxAge: Duration = .seconds(2)) {
+        self.transport = transport
+        self.trust = trust
         self.indexes = indexes
         self.secret = secret
         self.maxAge = maxAge
@@ -21,7 +26,7 @@ final class IndexProbe: Sendable {
         if let c = cache.withLock({ $0 }), ContinuousClock.now - c.at < maxAge { return c.states }
         var states: [IndexState] = []
         for index in indexes {
-            let client = IndexClient(indexes: [index], agent: "sonic-seed", secret: secret)
+            let client = IndexClient(indexes: [index], agent: "sonic-seed", secret: secret, transport: transport, trust: trust)
             do {
                 try await client.withFirstIndex(logger: logger) { _ in }
                 states.append(IndexState(address: index.description, reachable: true, error: nil))

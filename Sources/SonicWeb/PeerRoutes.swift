@@ -64,7 +64,8 @@ extension PeerWebApp {
         let q = request.uri.queryParameters.get("q") ?? ""
         let offset = try intParameter(request, "offset", default: 0, range: 0...Int(Int32.max))
         let limit = try intParameter(request, "limit", default: 50, range: 1...500)
-        let client = IndexClient(indexes: peer.indexes, agent: "sonic-seed", secret: peer.secret)
+        let client = IndexClient(indexes: peer.indexes, agent: "sonic-seed", secret: peer.secret, transport: peer.transport,
+                                 trust: peer.trust)
         let results = try await WebSearch.search(client, mode: .keyword, query: q, logger: logger)
         let page = results.dropFirst(offset).prefix(limit).map(SearchHit.init)
         return try WebServer.json(SearchPage(query: q, total: results.count, offset: offset, limit: limit, results: Array(page)))

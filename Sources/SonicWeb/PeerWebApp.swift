@@ -19,12 +19,18 @@ public final class PeerWebApp: Service, Sendable {
         public var indexer: FolderIndexer
         public var indexes: [Endpoint]
         public var secret: NetworkSecret?
+        /// TLS with the peer's identity, or plain; and the peer id each index must present.
+        public var transport: TransportSecurity
+        public var trust: IndexTrust
         /// The downloads subfolder, as a shared-name prefix ("" for the folder itself).
         public var downloads: String
         public var version: String
 
         public init(server: PeerServer, indexer: FolderIndexer, indexes: [Endpoint], secret: NetworkSecret?,
+                    transport: TransportSecurity = .off, trust: IndexTrust = IndexTrust(),
                     downloads: String, version: String) {
+            self.transport = transport
+            self.trust = trust
             self.server = server
             self.indexer = indexer
             self.indexes = indexes
@@ -65,11 +71,13 @@ public final class PeerWebApp: Service, Sendable {
         var downloadConfiguration = DownloadManager.Configuration(
             indexes: peer.indexes, secret: peer.secret, root: root, subfolder: peer.downloads,
             ownAddress: peer.server.boundAddress)
+        downloadConfiguration.transport = peer.transport
+        downloadConfiguration.trust = peer.trust
         downloadConfiguration.serving = peer.server.partials
         downloads = DownloadManager(
             configuration: downloadConfiguration,
             library: peer.server.library, indexer: peer.indexer, events: events, metrics: metrics, logger: logger)
-        probe = IndexProbe(indexes: peer.indexes, secret: peer.secret)
+        probe = IndexProbe(indexes: peer.indexes, secret: peer.secret, transport: peer.transport, trust: peer.trust)
         rules = SafetyRules(RequestSafety(allowedHosts: RequestSafety.hosts(for: configuration.binding.host),
                                           port: configuration.binding.port == 0 ? nil : configuration.binding.port,
                                           token: configuration.token))

@@ -163,12 +163,18 @@ extension Message {
     /// tag at most once, unknown tags skipped (a later feature's section).
     private static func readResultsSections(_ p: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
         var seen: Set<UInt8> = []
+        var peerIDSection: ByteBuffer?
         while p.readableBytes > 0 {
             let tag: UInt8 = try p.readWireInteger()
             let length = Int(try p.readWireInteger(as: UInt32.self))
             guard seen.insert(tag).inserted else { throw .malformed("RESULTS section \(tag) twice") }
             guard var section = p.readSlice(length: length) else {
                 throw .malformed("RESULTS section \(tag) of \(length) bytes is truncated")
+            }
+            if ResultsSection(rawValue: tag) == .peerIDs {
+                // Its entries follow the partial holders too: read once every section is in.
+                peerIDSection = section
+                continue
             }
             guard ResultsSection(rawValue: tag) == .partialPeers else { continue }
             let count = Int(try section.readWireInteger(as: UInt16.self))
@@ -189,6 +195,30 @@ extension Message {
                 throw .malformed("\(section.readableBytes) trailing bytes in RESULTS section \(tag)")
             }
         }
+        if var section = peerIDSection { try readPeerIDs(&section, into: &results) }
+    }
+
+    /// Section 2: an entry per listed peer, whole holders group by group, then partial holders.
+    private static func readPeerIDs(_ section: inout ByteBuffer, into results: inout [SearchResult]) throws(WireError) {
+        func entry() throws(WireError) -> PeerID? {
+            let n: UInt8 = try section.readWireInteger()
+            switch Int(n) {
+            case 0: return nil
+            case SHA256Hash.byteCount: return PeerID(try section.readHash())
+            default: throw .malformed("a peer id of \(n) bytes")
+            }
+        }
+        for g in results.indices {
+            var ids: [PeerID?] = []
+            for _ in results[g].peers { ids.append(try entry()) }
+            results[g].peerIDs = ids
+        }
+        for g in results.indices {
+            var ids: [PeerID?] = []
+            for _ in results[g].partialPeers { ids.append(try entry()) }
+            results[g].partialPeerIDs = ids
+        }
+        guard section.readableBytes == 0 else { throw .malformed("trailing bytes in the peer id section") }
     }
 
     private static func readCount(_ p: inout ByteBuffer, limit: Int, what: String) throws(WireError) -> Int {
@@ -197,3 +227,4 @@ extension Message {
         return count
     }
 }
+

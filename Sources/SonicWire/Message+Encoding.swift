@@ -77,6 +77,7 @@ extension ByteBuffer {
                 }
             }
             writePartialPeerSection(of: r.results)
+            writePeerIDSection(of: r.results)
         case .partial(let ids):
             writeInteger(UInt32(ids.count))
             for id in ids { writeHash(id.hash) }
@@ -131,6 +132,31 @@ extension ByteBuffer {
                 writeInteger(UInt16(peer.port))
             }
         }
+        setInteger(UInt32(writerIndex - start), at: lengthIndex)
+    }
+}
+
+extension ByteBuffer {
+    /// RESULTS' peer id section (tag 2, docs/PROTOCOL.md, "TLS"): one entry per listed peer,
+    /// whole holders group by group, then partial holders in section 1's order; written only
+    /// when some id is known.
+    fileprivate mutating func writePeerIDSection(of results: [SearchResult]) {
+        guard results.contains(where: { g in g.peerIDs.contains { $0 != nil } || g.partialPeerIDs.contains { $0 != nil } })
+        else { return }
+        writeInteger(ResultsSection.peerIDs.rawValue)
+        let lengthIndex = writerIndex
+        writeInteger(UInt32(0))
+        let start = writerIndex
+        func entry(_ id: PeerID?) {
+            if let id {
+                writeInteger(UInt8(SHA256Hash.byteCount))
+                writeBytes(id.hash.bytes)
+            } else {
+                writeInteger(UInt8(0))
+            }
+        }
+        for g in results { for i in g.peers.indices { entry(g.peerID(at: i)) } }
+        for g in results { for i in g.partialPeers.indices { entry(g.partialPeerID(at: i)) } }
         setInteger(UInt32(writerIndex - start), at: lengthIndex)
     }
 }

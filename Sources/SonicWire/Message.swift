@@ -234,6 +234,9 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
     case internalError
     /// A range asked of a partial holder covers a piece it has not verified.
     case notHeld
+    /// One side runs TLS and the other does not (`--tls on|off`); sent in clear text by a
+    /// server that sees the other kind of first bytes, before it closes.
+    case tlsMismatch
     case unknown(UInt16)
 
     public var rawValue: UInt16 {
@@ -253,6 +256,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case .timeout: 13
         case .internalError: 14
         case .notHeld: 15
+        case .tlsMismatch: 16
         case .unknown(let v): v
         }
     }
@@ -274,6 +278,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case 13: self = .timeout
         case 14: self = .internalError
         case 15: self = .notHeld
+        case 16: self = .tlsMismatch
         default: self = .unknown(rawValue)
         }
     }
@@ -295,6 +300,7 @@ public enum ErrorCode: Sendable, Equatable, CustomStringConvertible {
         case .timeout: "timeout"
         case .internalError: "internal error"
         case .notHeld: "piece not held"
+        case .tlsMismatch: "TLS mismatch"
         case .unknown(let v): "error \(v)"
         }
     }
@@ -350,15 +356,41 @@ public struct SearchResult: Sendable, Equatable {
     /// Peers downloading it that serve the pieces they have verified so far (swarm feature:
     /// sent only to sessions that negotiated it, docs/PROTOCOL.md, "Swarm").
     public var partialPeers: [Endpoint]
+    /// The peer id the index learned from each peer's TLS handshake, one per entry of
+    /// ``peers`` (nil: not known, e.g. a peer on a plain connection); empty when the index
+    /// sent none (RESULTS section 2, docs/PROTOCOL.md).
+    public var peerIDs: [PeerID?]
+    /// The same for ``partialPeers``.
+    public var partialPeerIDs: [PeerID?]
 
     public init(contentID: ContentID, size: UInt64, fileHash: SHA256Hash, names: [String], peers: [Endpoint],
-                partialPeers: [Endpoint] = []) {
+                partialPeers: [Endpoint] = [], peerIDs: [PeerID?] = [], partialPeerIDs: [PeerID?] = []) {
         self.contentID = contentID
         self.size = size
         self.fileHash = fileHash
         self.names = names
         self.peers = peers
         self.partialPeers = partialPeers
+        self.peerIDs = peerIDs
+        self.partialPeerIDs = partialPeerIDs
+    }
+
+    /// The peer id the index gave for the peer at `index` in ``peers``, if any.
+    public func peerID(at index: Int) -> PeerID? {
+        peerIDs.indices.contains(index) ? peerIDs[index] : nil
+    }
+
+    /// The peer id the index gave for the peer at `index` in ``partialPeers``, if any.
+    public func partialPeerID(at index: Int) -> PeerID? {
+        partialPeerIDs.indices.contains(index) ? partialPeerIDs[index] : nil
+    }
+
+    /// Each listed peer, whole or partial holder, with the peer id the index gave for it.
+    public var peerPins: [Endpoint: PeerID] {
+        var pins: [Endpoint: PeerID] = [:]
+        for (i, peer) in peers.enumerated() { if let id = peerID(at: i) { pins[peer] = id } }
+        for (i, peer) in partialPeers.enumerated() { if let id = partialPeerID(at: i) { pins[peer] = id } }
+        return pins
     }
 
     /// The name to show and to save under.
@@ -380,6 +412,11 @@ public struct SearchResults: Sendable, Equatable {
 public enum ResultsSection: UInt8, Sendable {
     /// Partial holders of the page's groups (swarm feature).
     case partialPeers = 1
+    /// The peer id of every listed peer, in the frame's listing order: the groups' peers
+    /// group by group, then the partial holders in section 1's order. Each is `u8 n` (0:
+    /// unknown, or 32), then `n` bytes, the SHA-256 behind the peer id. Sent only when some
+    /// listed peer's id is known (TLS).
+    case peerIDs = 2
 }
 
 /// `OBTAIN-RANGE`: `length` bytes of the content `contentID` starting at `offset`.

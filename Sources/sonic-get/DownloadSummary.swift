@@ -7,7 +7,7 @@ import SonicSwarm
 enum DownloadSummary {
     static func json(name: String, path: String, manifest: Manifest, contentID: ContentID,
                      report: SwarmDownload.Report?, failure: CommandError? = nil, forged: Bool = false,
-                     uploads: PeerServer? = nil) -> JSONValue {
+                     uploads: PeerServer? = nil, peerID: PeerID? = nil, refusals: [String] = []) -> JSONValue {
         let peers = report?.peers ?? []
         let complete = failure == nil
         var fields: [(String, JSONValue)] = [
@@ -35,6 +35,10 @@ enum DownloadSummary {
             ("wire_bytes", .number(Double(report?.wireBytes ?? 0))),
             ("retried_pieces", .number(Double(report?.retriedPieces ?? 0))),
             ("reused_pieces", .number(Double(report?.reusedPieces ?? 0))),
+            // This program's own peer id (null with --tls off), and the peers refused because
+            // their certificate did not match the peer id the index gave.
+            ("peer_id", peerID.map { .string($0.description) } ?? .null),
+            ("refused_peers", .array(refusals.map(JSONValue.string))),
             // What this download served other peers meanwhile (null with --no-upload).
             ("upload", uploads.map { server in
                 let totals = server.statistics.totals

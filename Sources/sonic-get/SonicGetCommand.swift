@@ -30,7 +30,9 @@ struct SonicGetCommand: AsyncParsableCommand {
             4 incomplete (no good peer left; run again to resume), 5 output exists (use --force), \
             6 refused by a members-only network, 7 the output cannot be written (missing folder, \
             permissions, free space, a symlink at the partial file, another sonic-get writing it), 8 forged content (pieces \
-            verify, the whole file does not; nothing saved), 130 interrupted.
+            verify, the whole file does not; nothing saved), 9 security: the index's identity is not the one pinned or \
+            remembered, or peers were refused because their certificates did not match the peer ids the index gave and \
+            the download could not complete without them, 130 interrupted.
             """,
         version: SonicVersion.current
     )
@@ -40,6 +42,7 @@ struct SonicGetCommand: AsyncParsableCommand {
 
     @OptionGroup var index: IndexOptions
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var transport: TransportOptions
 
     @Option(name: .shortAndLong, help: "Where to save (a file path, an existing folder, or - for standard output once the whole file is verified). Default: the name's last component in the current folder.")
     var output: String?
@@ -115,9 +118,12 @@ struct SonicGetCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-get", defaultLevel: .warning)
         try await CommandFailure.reporting("sonic-get", json: json) {
-            let uploads = try await noUpload || noSwarm ? nil : bindUploads(logger: logger)
+            let security = try transport.transport()
+            if let id = security.localPeerID { logger.info("peer id \(id)") }
+            let uploads = try await noUpload || noSwarm ? nil : bindUploads(security: security, logger: logger)
             let indexes = try index.endpoints()
             let networkSecret = try secret.load()
+            let trust = try transport.indexTrust(index)
             let (outcome, signal) = try await runCancellingOnSignal {
                 // The upload server runs beside the download and ends with it; the indexes
                 // are told what it holds in part, so that other downloaders find it.
@@ -130,9 +136,10 @@ struct SonicGetCommand: AsyncParsableCommand {
                         for index in indexes {
                             var announcer = IndexAnnouncer(
                                 index: index, library: uploads.library, listenPort: uploads.boundAddress.port,
-                                heartbeatInterval: .seconds(5), connector: Connector(), agent: "sonic-get",
+                                heartbeatInterval: .seconds(5), connector: Connector(transport: security), agent: "sonic-get",
                                 secret: networkSecret, partials: uploads.partials, logger: logger)
                             announcer.outageLogLevel = .debug
+                            announcer.trust = trust
                             group.addTask {
                                 // A refusal ends only the announcements: the download goes on.
                                 do { try await announcer.run() } catch {
@@ -142,7 +149,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                             }
                         }
                     }
-                    group.addTask { try await download(logger: logger, uploads: uploads) }
+                    group.addTask { try await download(security: security, logger: logger, uploads: uploads) }
                     defer { group.cancelAll() }
                     while let next = try await group.next() {
                         if let outcome = next { return outcome }
@@ -156,7 +163,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                                    exitCode: ExitStatus.interrupted, code: "interrupted")
             }
             if seed, let outcome {
-                try await seedFile(outcome, logger: logger)
+                try await seedFile(outcome, security: security, logger: logger)
             }
         }
     }
@@ -176,9 +183,9 @@ struct SonicGetCommand: AsyncParsableCommand {
     }
 
     /// The server that offers other peers the pieces verified so far (swarm feature).
-    private func bindUploads(logger: Logger) async throws -> PeerServer {
+    private func bindUploads(security: TransportSecurity, logger: Logger) async throws -> PeerServer {
         var listener = PeerServer.Configuration.defaultListener
-        (listener.host, listener.port, listener.secret) = (host, port, try secret.load())
+        (listener.host, listener.port, listener.secret, listener.transport) = (host, port, try secret.load(), security)
         let server = try await PeerServer.bind(
             .init(listener: listener, maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
             library: SharedLibrary(), partials: PartialHoldings(), logger: logger)
@@ -186,11 +193,11 @@ struct SonicGetCommand: AsyncParsableCommand {
         return server
     }
 
-    private func download(logger: Logger, uploads: PeerServer?) async throws -> Outcome {
+    private func download(security: TransportSecurity, logger: Logger, uploads: PeerServer?) async throws -> Outcome {
         // 1. Who holds NAME?
         let networkSecret = try secret.load()
         let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret,
-                                 features: noSwarm ? [] : [.swarm])
+                                 features: noSwarm ? [] : [.swarm], transport: security, trust: try transport.indexTrust(index))
         let results = try await client.search(.exact, name, logger: logger)
         let result: SearchResult
         switch ContentChoice.choose(from: results, name: name, hashPrefix: hashPrefix) {
@@ -216,7 +223,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             let folder = try TemporaryFolder(prefix: "sonic-get")
             defer { folder.remove() }
             let path = folder.path + "/" + SharedName.baseName(result.name)
-            let outcome = try await fetch(result, holders: holders, to: path, secret: networkSecret, index: client,
+            let outcome = try await fetch(result, holders: holders, to: path, secret: networkSecret, security: security, index: client,
                                           uploads: uploads, logger: logger)
             do {
                 try StandardOutput.copy(fileAt: path)
@@ -242,21 +249,27 @@ struct SonicGetCommand: AsyncParsableCommand {
             }
         }
 
-        return try await fetch(result, holders: holders, to: path, secret: networkSecret, index: client, uploads: uploads,
-                               logger: logger)
+        return try await fetch(result, holders: holders, to: path, secret: networkSecret, security: security, index: client,
+                               uploads: uploads, logger: logger)
     }
 
     /// Steps 3 and 4: the manifest, then the swarm into `path`.
     private func fetch(_ result: SearchResult, holders: SwarmDownload.Holders, to path: String,
-                       secret networkSecret: NetworkSecret?, index client: IndexClient, uploads: PeerServer?,
-                       logger: Logger) async throws -> Outcome {
-        // 3. The manifest, checked against the content id (from a complete holder).
+                       secret networkSecret: NetworkSecret?, security: TransportSecurity, index client: IndexClient,
+                       uploads: PeerServer?, logger: Logger) async throws -> Outcome {
+        // 3. The manifest, checked against the content id (from a complete holder). Each peer
+        // must present the peer id the index gave for it.
+        let pins = PeerPins(result.peerPins)
         let manifest: Manifest
         do {
             (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: Array(holders.complete.prefix(maxPeers)),
                                                             timeout: peerTimeout.duration,
-                                                            secret: networkSecret, logger: logger)
+                                                            secret: networkSecret, transport: security, pins: pins, logger: logger)
         } catch {
+            reportRefusals(pins)
+            if !pins.refusals.isEmpty {
+                throw fail("\(error)", ExitStatus.security, "identity_mismatch")
+            }
             throw fail("\(error)", ExitStatus.incomplete, "no_manifest")
         }
         guard manifest.fileSize == result.size else {
@@ -269,12 +282,16 @@ struct SonicGetCommand: AsyncParsableCommand {
             acceptDeflate: compress != .never,
             rateLimiter: maxDownloadRate.map { RateLimiter(bytesPerSecond: Double($0.bytes)) },
             secret: networkSecret, serving: uploads?.partials)
+        settings.transport = security
+        settings.pins = pins
         // Holders that appear during the download: the index is asked again.
         let (name, contentID) = (name, result.contentID)
         let ownAddress = uploads?.boundAddress
         settings.discover = {
             let results = try? await client.search(.exact, name, logger: logger)
-            return SwarmDownload.Holders(results?.first { $0.contentID == contentID }, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
+            let found = results?.first { $0.contentID == contentID }
+            if let found { pins.add(found.peerPins) }
+            return SwarmDownload.Holders(found, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
         }
         settings.discoveryInterval = discoverInterval.duration
         settings.maximumPeers = maxPeers
@@ -294,10 +311,15 @@ struct SonicGetCommand: AsyncParsableCommand {
             for peer in incomplete.report.peers where peer.lastError != nil {
                 Console.err("sonic-get: peer \(peer.endpoint): \(peer.lastError!)")
             }
-            let failure = fail("download incomplete: \(incomplete)", ExitStatus.incomplete, "incomplete", jsonPrinted: json)
+            // Peers refused for their identity make an incomplete download a security failure.
+            reportRefusals(pins)
+            let refused = !pins.refusals.isEmpty
+            let failure = fail("download incomplete: \(incomplete)" + (refused ? "; peers were refused for their identity" : ""),
+                               refused ? ExitStatus.security : ExitStatus.incomplete,
+                               refused ? "identity_mismatch" : "incomplete", jsonPrinted: json)
             if json {
                 printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, failure: failure,
-                          uploads: uploads)
+                          uploads: uploads, security: security, pins: pins)
             }
             throw failure
         } catch let forged as SwarmDownload.InconsistentContent {
@@ -316,8 +338,10 @@ struct SonicGetCommand: AsyncParsableCommand {
             throw fail("\(busy)", ExitStatus.cannotWrite, "busy")
         }
         if showProgress { ProgressLine.clear() }
+        reportRefusals(pins)
         if json {
-            printJSON(result: result, manifest: manifest, path: path, report: report, uploads: uploads)
+            printJSON(result: result, manifest: manifest, path: path, report: report, uploads: uploads,
+                      security: security, pins: pins)
         } else if !quiet {
             let seconds = max(report.elapsed.seconds, 0.001)
             // This run's bytes only: resumed pieces were not fetched now.
@@ -343,14 +367,22 @@ struct SonicGetCommand: AsyncParsableCommand {
     }
 
     private func printJSON(result: SearchResult, manifest: Manifest, path: String, report: SwarmDownload.Report?,
-                           failure: CommandError? = nil, uploads: PeerServer? = nil) {
+                           failure: CommandError? = nil, uploads: PeerServer? = nil, security: TransportSecurity? = nil,
+                           pins: PeerPins? = nil) {
         Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest,
                                          contentID: result.contentID, report: report, failure: failure,
-                                         uploads: uploads).text)
+                                         uploads: uploads, peerID: security?.localPeerID,
+                                         refusals: (pins?.refusals ?? []).map(\.description)).text)
+    }
+
+    /// One line per peer refused because its certificate is not for the peer id the index
+    /// gave: whether or not the download completed from the others, the user hears of it.
+    private func reportRefusals(_ pins: PeerPins) {
+        for refusal in pins.refusals { Console.err("sonic-get: security: \(refusal)") }
     }
 
     /// `--seed`: share the finished file until SIGINT/SIGTERM.
-    private func seedFile(_ outcome: Outcome, logger: Logger) async throws {
+    private func seedFile(_ outcome: Outcome, security: TransportSecurity, logger: Logger) async throws {
         let library = SharedLibrary()
         let url = URL(fileURLWithPath: outcome.path).standardizedFileURL
         let folder = URL(fileURLWithPath: url.deletingLastPathComponent().path).resolvingSymlinksInPath().path
@@ -365,12 +397,16 @@ struct SonicGetCommand: AsyncParsableCommand {
             compressible: BlockEncodingPolicy.probe(location.path, outcome.result.name))])
         let networkSecret = try secret.load()
         var listener = PeerServer.Configuration.defaultListener
-        (listener.host, listener.port, listener.secret) = (host, port, networkSecret)
+        (listener.host, listener.port, listener.secret, listener.transport) = (host, port, networkSecret, security)
         let server = try await PeerServer.bind(
             .init(listener: listener, maximumUploadRate: maxUploadRate.map { Double($0.bytes) }), library: library, logger: logger)
-        if !json { Console.out("listening on \(server.boundAddress)") }
+        if !json {
+            Console.out("listening on \(server.boundAddress)")
+            Console.announcePeerID(security)
+        }
         Console.err("sonic-get: seeding \(outcome.result.name) on \(server.boundAddress); Ctrl-C to stop")
-        let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret),
+        let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret,
+                                                 transport: security, trust: try transport.indexTrust(index)),
                             server: server, indexer: nil, logger: logger)
         try await ServiceRunner.run([seeder], logger: logger)
     }

@@ -7,6 +7,7 @@ import SonicCLI
 import SonicCore
 import SonicIndex
 import SonicIndexPostgres
+import SonicNet
 import SonicWeb
 
 @main
@@ -55,6 +56,7 @@ struct SonicIndexCommand: AsyncParsableCommand {
     @OptionGroup var web: HTTPOptions
     @OptionGroup var limits: ServerLimitOptions
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var transport: TransportOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -72,7 +74,8 @@ struct SonicIndexCommand: AsyncParsableCommand {
         try await CommandFailure.reporting("sonic-index", json: false) {
             let limits = IndexLimits(maximumFilesPerSession: maxFilesPerPeer, maximumResultsPerPage: maxResults)
             let listener = self.limits.listener(IndexServer.Configuration.defaultListener, host: host, port: port,
-                                                idleTimeout: heartbeatTimeout.duration, secret: try secret.load())
+                                                idleTimeout: heartbeatTimeout.duration, secret: try secret.load(),
+                                                transport: try transport.transport())
             // The services besides the server, in start order; they stop in reverse, after it.
             var services: [any Service] = []
             var store: (any IndexStore)?
@@ -89,7 +92,8 @@ struct SonicIndexCommand: AsyncParsableCommand {
             }
             let server = try await IndexServer.bind(.init(listener: listener, limits: limits), store: store, logger: logger)
             Console.announceListening(server.boundAddress)
-            logger.info("index listening", metadata: ["address": "\(server.boundAddress)"])
+            Console.announcePeerID(listener.transport)
+            logger.info("index listening", metadata: ["address": "\(server.boundAddress)", "tls": "\(transport.tls)"])
             services.append(server)
             if let address = try web.address() {
                 services.append(try IndexWebApp(

@@ -33,6 +33,7 @@ struct SonicSearchCommand: AsyncParsableCommand {
 
     @OptionGroup var index: IndexOptions
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var transport: TransportOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -46,7 +47,8 @@ struct SonicSearchCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-search", defaultLevel: .warning)
         try await CommandFailure.reporting("sonic-search", json: json) {
-            let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search", secret: try secret.load())
+            let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-search", secret: try secret.load(),
+                                     transport: try transport.transport(), trust: try transport.indexTrust(index))
             let query = keyword.joined(separator: " ")
             let results = try await client.search(exact ? .exact : .keyword, query, logger: logger)
             if json {

@@ -45,9 +45,6 @@ struct SonicSeedCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Interval between rescans of the folder (default: 10s).", transform: DurationText.argument)
     var rescan = DurationText(.seconds(10))
 
-    @Option(help: "Folder for the manifest cache (default: $XDG_CACHE_HOME/sonic-share or ~/.cache/sonic-share).")
-    var stateDir: String?
-
     @Flag(help: "Do not keep a manifest cache (rehash everything on start).")
     var noCache = false
 
@@ -84,6 +81,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
 
     @OptionGroup var limits: ServerLimitOptions
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var transport: TransportOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -100,14 +98,16 @@ struct SonicSeedCommand: AsyncParsableCommand {
         let logger = logging.makeLogger(label: "sonic-seed", defaultLevel: .info)
         try await CommandFailure.reporting("sonic-seed", json: false) {
             let scanner = try FolderScanner(root: folder)
-            let cachePath = noCache ? nil : ManifestCache.defaultPath(forFolder: scanner.realRoot, stateDirectory: stateDir)
+            let cachePath = noCache ? nil : ManifestCache.defaultPath(forFolder: scanner.realRoot, stateDirectory: transport.stateDir)
             let networkSecret = try secret.load()
+            let security = try transport.transport()
+            let trust = try transport.indexTrust(index)
             let library = SharedLibrary()
             let indexer = FolderIndexer(scanner: scanner, library: library, cachePath: cachePath, logger: logger,
                                         probe: BlockEncodingPolicy.probe)
             var configuration = PeerServer.Configuration(
                 listener: limits.listener(PeerServer.Configuration.defaultListener, host: host, port: port,
-                                          idleTimeout: idleTimeout.duration, secret: networkSecret),
+                                          idleTimeout: idleTimeout.duration, secret: networkSecret, transport: security),
                 blockEncoding: .init(mode: compress, level: Int32(level)),
                 maximumUploadRate: maxUploadRate.map { Double($0.bytes) },
                 blockCacheBytes: Int(clamping: blockCache.bytes))
@@ -117,9 +117,10 @@ struct SonicSeedCommand: AsyncParsableCommand {
                 configuration, library: library, logger: logger,
                 contentChanged: { _ in indexer.requestRescan() })
             Console.announceListening(server.boundAddress)
+            Console.announcePeerID(security)
             let seeder = Seeder(
                 configuration: .init(indexes: try index.endpoints(), heartbeatInterval: heartbeat.duration,
-                                     rescanInterval: rescan.duration, secret: networkSecret),
+                                     rescanInterval: rescan.duration, secret: networkSecret, transport: security, trust: trust),
                 server: server, indexer: indexer, logger: logger)
             if let outcome = try await seeder.rescanNow() {
                 logger.info("sharing \(outcome.files) file(s)", metadata: [
@@ -132,6 +133,7 @@ struct SonicSeedCommand: AsyncParsableCommand {
                     configuration: WebConfiguration(binding: HTTPBinding(host: address.host, port: address.port),
                                                     token: try web.token(), maximumUploadBytes: maxUpload.bytes),
                     peer: .init(server: server, indexer: indexer, indexes: try index.endpoints(), secret: networkSecret,
+                                transport: security, trust: trust,
                                 downloads: downloads ?? "", version: SonicVersion.current),
                     logger: logger,
                     onRunning: { Console.out("http on http://\($0)/") })

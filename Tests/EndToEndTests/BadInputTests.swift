@@ -25,7 +25,8 @@ struct BadInputTests {
     }
 
     @Test func indexAnswersEveryBadInputWithAnErrorAndKeepsServing() async throws {
-        let net = try await TestNetwork()
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
+        let net = try await TestNetwork(tls: false)
         try await net.addSeeder(folder: Harness.fixtures)
         try await net.run {
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
@@ -38,7 +39,8 @@ struct BadInputTests {
     }
 
     @Test func seederAnswersEveryBadInputWithAnErrorAndKeepsServing() async throws {
-        let net = try await TestNetwork()
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
+        let net = try await TestNetwork(tls: false)
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
@@ -60,7 +62,8 @@ struct BadInputTests {
     }
 
     @Test func seederRefusesPathTraversalAndUnknownRanges() async throws {
-        let net = try await TestNetwork()
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
+        let net = try await TestNetwork(tls: false)
         let folder = try Harness.temporaryDirectory("share")
         let outside = try Harness.temporaryDirectory("secret")
         defer {

@@ -29,6 +29,18 @@ enum Harness {
     static let fixtures: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("fixtures")
 
+    /// The environment of a program run with `--tls off`: for tests whose hand-made clients
+    /// or fake peers (``RawClient``, ``FakePeer``) speak plain frames. What they test (frame
+    /// limits, hostile input, protocol rules) is the same code behind TLS.
+    static let plain = ["SONIC_TLS": "off"]
+
+    /// `XDG_STATE_HOME` of every program this test run starts: one folder per run.
+    static let stateHome: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-state-home-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
     /// A fresh temporary folder, removed by the caller's `defer`.
     static func temporaryDirectory(_ tag: String = "e2e") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-\(tag)-\(UUID().uuidString.prefix(8))")
@@ -80,6 +92,9 @@ final class Program: ManagedProcess, @unchecked Sendable {
     init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
          absolute: Bool = false) throws {
         let executable = absolute ? URL(fileURLWithPath: name) : Harness.binDirectory.appendingPathComponent(name)
+        // Programs without --state-dir keep their identity and known indexes in this run's own
+        // folder, never the user's: ports are reused between runs by programs of other identities.
+        let environment = ["XDG_STATE_HOME": Harness.stateHome.path].merging(environment) { _, given in given }
         try super.init(name: name, executable: executable, arguments: arguments, environment: environment,
                        directory: directory)
     }
@@ -97,19 +112,26 @@ final class TestNetwork: @unchecked Sendable {
     private(set) var seeders: [Program] = []
     private(set) var seederAddresses: [Endpoint] = []
     let stateDirectory: URL
+    /// Added to every program's environment: `SONIC_TLS=off` for a network without TLS.
+    let environment: [String: String]
 
-    init(heartbeatTimeout: String = "15s") async throws {
+    /// `tls: false` runs every program of the network with `--tls off` (through `SONIC_TLS`),
+    /// for tests whose hand-made clients speak plain frames (``RawClient``, ``FakePeer``).
+    init(heartbeatTimeout: String = "15s", tls: Bool = true) async throws {
         stateDirectory = try Harness.temporaryDirectory("state")
-        index = try Program("sonic-index", ["--port", "0", "--heartbeat-timeout", heartbeatTimeout])
+        environment = tls ? [:] : Harness.plain
+        index = try Program("sonic-index", ["--port", "0", "--heartbeat-timeout", heartbeatTimeout], environment: environment)
         indexAddress = try await index.listeningAddress()
     }
 
     @discardableResult
-    func addSeeder(folder: URL, extra: [String] = [], indexes: String? = nil, environment: [String: String] = [:])
-        async throws -> Program {
+    /// Seeders share the network's state dir (and so one identity) unless given their own.
+    func addSeeder(folder: URL, extra: [String] = [], indexes: String? = nil, environment: [String: String] = [:],
+                   stateDirectory: URL? = nil) async throws -> Program {
         let seeder = try Program("sonic-seed", [folder.path, "--index", indexes ?? indexAddress.description,
-                                                "--port", "0", "--state-dir", stateDirectory.path,
-                                                "--rescan", "1s", "--heartbeat", "1s"] + extra, environment: environment)
+                                                "--port", "0", "--state-dir", (stateDirectory ?? self.stateDirectory).path,
+                                                "--rescan", "1s", "--heartbeat", "1s"] + extra,
+                             environment: self.environment.merging(environment) { _, new in new })
         seederAddresses.append(try await seeder.listeningAddress())
         seeders.append(seeder)
         return seeder
@@ -129,12 +151,13 @@ final class TestNetwork: @unchecked Sendable {
     }
 
     func search(_ args: [String]) async throws -> [[String: Any]] {
-        try await Self.searchJSON(indexAddress.description, args)
+        try await Self.searchJSON(indexAddress.description, args, environment: environment)
     }
 
     /// `sonic-search --json` against `indexes`; the parsed results (empty on any failure).
-    static func searchJSON(_ indexes: String, _ args: [String]) async throws -> [[String: Any]] {
-        let p = try Program("sonic-search", args + ["--json", "--index", indexes])
+    static func searchJSON(_ indexes: String, _ args: [String], environment: [String: String] = [:]) async throws
+        -> [[String: Any]] {
+        let p = try Program("sonic-search", args + ["--json", "--index", indexes], environment: environment)
         _ = try await p.waitForExit(timeout: .seconds(20))
         guard let data = p.stdout.data(using: .utf8), !data.isEmpty,
               let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -146,7 +169,8 @@ final class TestNetwork: @unchecked Sendable {
     /// Runs `sonic-get` to completion and returns (exit status, parsed --json, the program).
     func get(_ name: String, _ args: [String], directory: URL, timeout: Duration = .seconds(90))
         async throws -> (status: Int32, json: [String: Any]?, program: Program) {
-        let p = try Program("sonic-get", [name, "--json", "--index", indexAddress.description] + args, directory: directory)
+        let p = try Program("sonic-get", [name, "--json", "--index", indexAddress.description] + args,
+                            environment: environment, directory: directory)
         let status = try await p.waitForExit(timeout: timeout)
         let json = p.stdout.split(separator: "\n").last.flatMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]

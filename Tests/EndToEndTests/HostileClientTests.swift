@@ -10,7 +10,8 @@ struct HostileClientTests {
     static let strict = ["--frame-timeout", "1s", "--max-connections-per-ip", "40"]
 
     @Test func slowLorisAndSilentConnectionsAreTimedOutWithAnError() async throws {
-        let index = try Program("sonic-index", ["--port", "0"] + Self.strict)
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
+        let index = try Program("sonic-index", ["--port", "0"] + Self.strict, environment: Harness.plain)
         let address = try await index.listeningAddress()
         do {
             // Connects and never speaks.
@@ -47,12 +48,13 @@ struct HostileClientTests {
     }
 
     @Test func connectionsBeyondThePerIPLimitAreRefusedAsBusy() async throws {
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let state = try Harness.temporaryDirectory("state")
         defer { try? FileManager.default.removeItem(at: state) }
-        let index = try Program("sonic-index", ["--port", "0"])
+        let index = try Program("sonic-index", ["--port", "0"], environment: Harness.plain)
         let indexAddress = try await index.listeningAddress()
         let seeder = try Program("sonic-seed", [Harness.fixtures.path, "--index", indexAddress.description, "--port", "0",
-                                                "--state-dir", state.path, "--max-connections-per-ip", "3"])
+                                                "--state-dir", state.path, "--max-connections-per-ip", "3"], environment: Harness.plain)
         let address = try await seeder.listeningAddress()
         do {
             let held = try (0..<3).map { _ in try RawClient(address) }
@@ -80,7 +82,8 @@ struct HostileClientTests {
     }
 
     @Test func randomGarbageOnEveryPortThenEverythingStillWorks() async throws {
-        let net = try await TestNetwork()
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
+        let net = try await TestNetwork(tls: false)
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)

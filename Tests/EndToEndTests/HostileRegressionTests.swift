@@ -32,6 +32,7 @@ struct HostileRegressionTests {
 
     /// Defect 2: a manifest that pairs a genuine file's SHA-256 with piece hashes of other bytes.
     @Test func aForgedManifestIsDetectedAndNothingIsSaved() async throws {
+        // --tls off: the hand-made fake peer speaks plain frames; what is tested lies behind TLS unchanged.
         let genuine = Harness.randomBytes(count: (2 << 20) + 1000, seed: 93)
         let trojan = Harness.randomBytes(count: genuine.count, seed: 94)
         let honest = ManifestBuilder.manifest(of: trojan)
@@ -39,7 +40,7 @@ struct HostileRegressionTests {
                               fileHash: SHA256Hash.of(genuine), pieceHashes: honest.pieceHashes)
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
-        let net = try await TestNetwork()
+        let net = try await TestNetwork(tls: false)
         try await net.run {
             let liar = try FakePeer(index: net.indexAddress, file: SharedFile(
                 name: "report.pdf", size: forged.fileSize, contentID: forged.contentID, fileHash: forged.fileHash),
@@ -61,6 +62,7 @@ struct HostileRegressionTests {
     /// Defect 3: a shared file renamed over by a symlink to an outside file of the same size
     /// and modification time.
     @Test func theSeederNeverServesAFileSwappedForASymlink() async throws {
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let shared = Harness.randomBytes(count: 64 << 10, seed: 95)
         let secret = Array(repeating: UInt8(ascii: "S"), count: shared.count)
         let folder = try Harness.temporaryDirectory("seed")
@@ -71,11 +73,8 @@ struct HostileRegressionTests {
         try Data(shared).write(to: target)
         try Data(secret).write(to: secretFile)
         // Same modification time to the nanosecond.
-        var st = stat()
-        #expect(stat(target.path, &st) == 0)
-        var times = [st.st_mtim, st.st_mtim]
-        #expect(utimensat(AT_FDCWD, secretFile.path, &times, 0) == 0)
-        let net = try await TestNetwork()
+        #expect(copyModificationTime(from: target.path, to: secretFile.path))
+        let net = try await TestNetwork(tls: false)
         try await net.run {
             let seeder = try await net.addSeeder(folder: folder, extra: ["--rescan", "1h"])
             let results = try await net.waitForSearch(["a.bin"], until: { !$0.isEmpty })
@@ -129,12 +128,13 @@ struct HostileRegressionTests {
     /// Defect 5: a peer that drips one byte at a time and ignores CANCEL must not keep a
     /// finished download waiting. (Without the fix the drip lasts a minute; the wait is 30 s.)
     @Test func aDownloadEndsWhenCompleteWhateverAPeerStillDrips() async throws {
+        // --tls off: the hand-made fake peer speaks plain frames; what is tested lies behind TLS unchanged.
         let bytes = Harness.randomBytes(count: 6 << 20, seed: 97)
         let folder = try Harness.sharedFolder("drip.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let manifest = ManifestBuilder.manifest(of: bytes)
-        let net = try await TestNetwork()
+        let net = try await TestNetwork(tls: false)
         try await net.run {
             try await net.addSeeder(folder: folder)
             let dripper = try FakePeer(index: net.indexAddress, file: SharedFile(
@@ -169,12 +169,13 @@ struct HostileRegressionTests {
     /// Defect 7: names with terminal escapes or newlines are refused by the index and skipped
     /// (with an escaped log line) by the seeder.
     @Test func namesWithControlCharactersAreRefusedAndNeverPrintedRaw() async throws {
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let folder = try Harness.temporaryDirectory("seed")
         defer { try? FileManager.default.removeItem(at: folder) }
         let evil = "evil\u{1B}]0;pwned\u{07}.txt"
         try Data("x".utf8).write(to: folder.appendingPathComponent(evil))
         try Data("y".utf8).write(to: folder.appendingPathComponent("good.txt"))
-        let net = try await TestNetwork()
+        let net = try await TestNetwork(tls: false)
         try await net.run {
             let raw = try RawClient(net.indexAddress)
             raw.send(.hello(Hello(role: .seeder, listenPort: 9, agent: "raw-test")))
@@ -189,7 +190,7 @@ struct HostileRegressionTests {
             let seeder = try await net.addSeeder(folder: folder)
             let results = try await net.waitForSearch([], until: { !$0.isEmpty })
             #expect(results.map { $0["name"] as? String } == ["good.txt"])
-            let search = try Program("sonic-search", ["--index", net.indexAddress.description])
+            let search = try Program("sonic-search", ["--index", net.indexAddress.description], environment: Harness.plain)
             _ = try await search.waitForExit()
             #expect(!search.stdout.unicodeScalars.contains(where: { TerminalText.isControl($0) && $0 != "\n" }))
             #expect(seeder.stderr.contains(#"evil\u{1B}]0;pwned\u{7}.txt"#), "stderr: \(seeder.stderr)")
@@ -199,11 +200,12 @@ struct HostileRegressionTests {
 
     /// Defect 8: cancels of ended or unknown requests were remembered forever.
     @Test func cancelsOfEndedRequestsAreForgotten() async throws {
+        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let bytes = Harness.randomBytes(count: 300 << 10, seed: 98)
         let folder = try Harness.sharedFolder("c.bin", bytes)
         defer { try? FileManager.default.removeItem(at: folder) }
         let contentID = ManifestBuilder.manifest(of: bytes).contentID
-        let net = try await TestNetwork()
+        let net = try await TestNetwork(tls: false)
         try await net.run {
             try await net.addSeeder(folder: folder)
             _ = try await net.waitForSearch(["c.bin"], until: { !$0.isEmpty })

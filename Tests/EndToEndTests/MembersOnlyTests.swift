@@ -7,7 +7,12 @@ import Testing
 /// `--secret-file` / `SONIC_SECRET`: only members register, search and obtain.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct MembersOnlyTests {
-    @Test func membersGetInAndEveryoneElseIsRefusedClearly() async throws {
+    /// Over TLS (the default) and over plain TCP; the hand-made clients (``RawClient``) that
+    /// check what a non-member gets from a seeder speak plain frames, so they run in the plain
+    /// case only.
+    @Test(arguments: [true, false])
+    func membersGetInAndEveryoneElseIsRefusedClearly(tls: Bool) async throws {
+        let transport = tls ? [:] : Harness.plain
         let dir = try Harness.temporaryDirectory("secret")
         let out = try Harness.temporaryDirectory("get")
         defer { [dir, out].forEach { try? FileManager.default.removeItem(at: $0) } }
@@ -15,19 +20,19 @@ struct MembersOnlyTests {
         try Data("correct horse battery staple\n".utf8).write(to: secretFile)
         let member = ["--secret-file", secretFile.path]
 
-        let index = try Program("sonic-index", ["--port", "0"] + member)
+        let index = try Program("sonic-index", ["--port", "0"] + member, environment: transport)
         let indexAddress = try await index.listeningAddress()
         let state = try Harness.temporaryDirectory("state")
         let seeder = try Program("sonic-seed", [Harness.fixtures.path, "--index", indexAddress.description, "--port", "0",
-                                                "--state-dir", state.path] + member)
+                                                "--state-dir", state.path] + member, environment: transport)
         let seederAddress = try await seeder.listeningAddress()
         // A seeder without the secret cannot register anything.
         let outsider = try Program("sonic-seed", [Harness.fixtures.path, "--index", indexAddress.description, "--port", "0",
-                                                  "--state-dir", state.path])
+                                                  "--state-dir", state.path], environment: transport)
         let outsiderAddress = try await outsider.listeningAddress()
         defer { try? FileManager.default.removeItem(at: state) }
         func search(_ extra: [String], env: [String: String] = [:]) async throws -> Program {
-            let p = try Program("sonic-search", ["--json", "--index", indexAddress.description] + extra, environment: env)
+            let p = try Program("sonic-search", ["--json", "--index", indexAddress.description] + extra, environment: env.merging(transport) { mine, _ in mine })
             _ = try await p.waitForExit()
             return p
         }
@@ -58,10 +63,15 @@ struct MembersOnlyTests {
             #expect(wrong.stderr.contains("secret"), "\(wrong.stderr)")
 
             // A member downloads; a non-member cannot even ask the seeder.
-            let get = try Program("sonic-get", ["readme.txt", "--json", "--index", indexAddress.description] + member, directory: out)
+            let get = try Program("sonic-get", ["readme.txt", "--json", "--index", indexAddress.description] + member, environment: transport, directory: out)
             #expect(try await get.waitForExit() == 0, "\(get.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("readme.txt"))
                 == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent("readme.txt")))
+            if tls {
+                #expect(try await outsider.waitForExit(timeout: .seconds(20)) == 6)
+                for p in [outsider, seeder, index] { await p.stop() }
+                return
+            }
             let raw = try RawClient(seederAddress)
             raw.send(.hello(Hello(role: .client, agent: "outsider")))
             guard case .challenge = raw.receive() else { Issue.record("no challenge from a members-only seeder"); return }

@@ -9,13 +9,14 @@ struct WebPeer {
     let folder: URL
     let http: HTTPClient
 
-    /// Waits (bounded) for `http on http://HOST:PORT/`, the line after `listening on`.
+    /// Waits (bounded) for `http on http://HOST:PORT/`, a line after `listening on` (the
+    /// `peer id` line may come before or after it).
     static func httpAddress(of program: Program, timeout: Duration = .seconds(20)) async throws -> Endpoint {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let lines = program.stdout.split(separator: "\n")
-            if lines.count >= 2, lines[1].hasPrefix("http on http://"), lines[1].hasSuffix("/"),
-               let e = Endpoint(parsing: String(lines[1].dropFirst("http on http://".count).dropLast())) {
+            let lines = program.stdout.split(separator: "\n").dropFirst()
+            if let line = lines.first(where: { $0.hasPrefix("http on http://") }), line.hasSuffix("/"),
+               let e = Endpoint(parsing: String(line.dropFirst("http on http://".count).dropLast())) {
                 return e
             }
             guard program.process.isRunning else { break }

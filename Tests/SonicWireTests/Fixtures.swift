@@ -32,6 +32,14 @@ enum SampleMessages {
             SearchResult(contentID: idB, size: 0, fileHash: hashA, names: ["empty"], peers: []),
         ])),
         .searchResults(SearchResults(total: 0, results: [])),
+        // Peer ids (RESULTS section 2): one per listed peer, known or not, across groups.
+        .searchResults(SearchResults(total: 2, results: [
+            SearchResult(contentID: idA, size: 76, fileHash: hashA, names: ["a"],
+                         peers: [Endpoint(host: "127.0.0.1", port: 6020), Endpoint(host: "127.0.0.1", port: 6021)],
+                         peerIDs: [PeerID(hashA), nil]),
+            SearchResult(contentID: idB, size: 0, fileHash: hashA, names: ["b"],
+                         peers: [Endpoint(host: "127.0.0.1", port: 6022)], peerIDs: [PeerID(SHA256Hash.of([9]))]),
+        ])),
         .searchResults(SearchResults(total: 3, results: [
             SearchResult(contentID: idA, size: 76, fileHash: hashA, names: ["a"], peers: [],
                          partialPeers: [Endpoint(host: "127.0.0.2", port: 7000), Endpoint(host: "::1", port: 7001)]),
@@ -39,6 +47,12 @@ enum SampleMessages {
         ])),
         .partial([idA, idB]),
         .partial([]),
+        // Both sections: ids for whole holders, then for partial holders.
+        .searchResults(SearchResults(total: 1, results: [
+            SearchResult(contentID: idA, size: 76, fileHash: hashA, names: ["a"], peers: [Endpoint(host: "127.0.0.1", port: 1)],
+                         partialPeers: [Endpoint(host: "127.0.0.2", port: 7000)],
+                         peerIDs: [nil], partialPeerIDs: [PeerID(hashA)]),
+        ])),
         .manifestRequest(idA),
         .manifest(idA, ManifestBuilder.manifest(of: Array(repeating: 7, count: 3000), pieceSize: 1024).canonicalEncoding),
         .obtain(requestID: 1, name: "meeting notes: 2026-11-24.txt"),

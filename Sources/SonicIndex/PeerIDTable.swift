@@ -1,0 +1,49 @@
+import SonicCore
+import SonicWire
+
+/// The peer id each serving session proved in its TLS handshake, by the address the index
+/// lists it under: what RESULTS carries beside each peer (docs/PROTOCOL.md, section 2).
+///
+/// Only this process's sessions are known here; with a shared PostgreSQL store, a peer that
+/// registered through another index process is listed without an id. An id is never taken
+/// from anything a peer says, only from the handshake.
+struct PeerIDTable: Sendable {
+    private var byAddress: [Endpoint: (session: UInt64, id: PeerID)] = [:]
+
+    mutating func connected(_ session: UInt64, address: Endpoint, id: PeerID) {
+        byAddress[address] = (session, id)
+    }
+
+    /// Forgets the session's entry, unless a newer session took its address since.
+    mutating func disconnected(_ session: UInt64, address: Endpoint) {
+        if byAddress[address]?.session == session { byAddress[address] = nil }
+    }
+
+    /// `results` with each peer's id filled in where known, cut short (from the end) if the
+    /// ids would take the frame past its limit; `total` stays, so the client pages on.
+    func annotated(_ results: SearchResults) -> SearchResults {
+        guard !byAddress.isEmpty else { return results }
+        var out = results
+        var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader - Self.sectionHeader
+        var kept = 0
+        // Section 1 (partial holders) is counted too: its header and count, then per holder
+        // its group, host and port.
+        if out.results.contains(where: { !$0.partialPeers.isEmpty }) { budget -= Self.sectionHeader + 2 }
+        for i in out.results.indices {
+            out.results[i].peerIDs = out.results[i].peers.map { byAddress[$0]?.id }
+            out.results[i].partialPeerIDs = out.results[i].partialPeers.map { byAddress[$0]?.id }
+            let ids = out.results[i].peerIDs + out.results[i].partialPeerIDs
+            let cost = WireSize.searchResult(out.results[i])
+                + out.results[i].partialPeers.reduce(0) { $0 + 2 + WireSize.string($1.host) + 2 }
+                + ids.reduce(0) { $0 + 1 + ($1 == nil ? 0 : SHA256Hash.byteCount) }
+            guard cost <= budget else { break }
+            budget -= cost
+            kept += 1
+        }
+        out.results.removeSubrange(kept...)
+        return out
+    }
+
+    /// A section's tag and length.
+    static let sectionHeader = 1 + 4
+}
