@@ -152,7 +152,16 @@ struct SonicGetCommand: AsyncParsableCommand {
                     group.addTask { try await download(security: security, logger: logger, uploads: uploads) }
                     defer { group.cancelAll() }
                     while let next = try await group.next() {
-                        if let outcome = next { return outcome }
+                        guard let outcome = next else { continue }
+                        if uploads != nil && !seed {
+                            // Done, and everything is printed. Exit here rather than stop the upload
+                            // server: a peer connection accepted in the instant it stops would be
+                            // dropped unclosed inside NIO, which traps (swift-nio issue 2637). The
+                            // exit closes every socket at once.
+                            fflush(nil)
+                            Foundation.exit(0)
+                        }
+                        return outcome
                     }
                     throw CancellationError()
                 }

@@ -33,7 +33,7 @@ struct OutputFileTests {
             try await net.addSeeder(folder: folder)
             _ = try await net.waitForSearch(["twice.bin"], until: { !$0.isEmpty })
             let first = try Program("sonic-get", ["twice.bin", "--json", "--index", net.indexAddress.description,
-                                                  "--max-download-rate", "1MiB"], directory: out)
+                                                  "--max-download-rate", "256KiB"], directory: out)
             let part = out.appendingPathComponent(".twice.bin.sonic-part").path
             try await Harness.waitUntil("the first download opened its partial file") {
                 guard first.process.isRunning else { throw HarnessError("the first download ended: \(first.stderr)") }
