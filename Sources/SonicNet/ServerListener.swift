@@ -4,7 +4,6 @@ import NIOPosix
 import ServiceLifecycle
 import SonicCore
 import SonicWire
-import Synchronization
 
 /// A bound TCP listener whose accepted connections speak frames.
 ///
@@ -15,6 +14,7 @@ public struct ServerListener: Sendable {
     /// The address actually bound (the OS's choice of port with `--port 0`).
     public let boundAddress: Endpoint
     public let limiter: ConnectionLimiter
+    private let accepted: AcceptedConnections
 
     /// Where a server listens and the protections it applies to every connection
     /// (docs/SECURITY.md); the index and the peer server each start from their own defaults.
@@ -65,6 +65,7 @@ public struct ServerListener: Sendable {
         let frameTimeout = TimeAmount(settings.frameTimeout)
         let countsWrites = settings.idleCountsWrites
         let transport = settings.transport
+        let accepted = AcceptedConnections()
         let channel: NIOAsyncChannel<NIOAsyncChannel<Message, Message>, Never>
         do {
             var bootstrap = ServerBootstrap(group: group)
@@ -81,9 +82,11 @@ public struct ServerListener: Sendable {
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     // The TLS handshake has as long as a frame: it is the connection's first exchange.
-                    try transport.addServerHandlers(to: child, handshakeTimeout: frameTimeout, logger: logger)
-                    return try FrameChannelSetup.configure(child, idleTimeout: idleTimeout, idleCountsWrites: countsWrites,
-                                                   frameTimeout: frameTimeout)
+                    try accepted.admit {
+                        try transport.addServerHandlers(to: child, handshakeTimeout: frameTimeout, logger: logger)
+                        return try FrameChannelSetup.configure(child, idleTimeout: idleTimeout, idleCountsWrites: countsWrites,
+                                                               frameTimeout: frameTimeout)
+                    }
                 }
             }
         } catch {
@@ -92,7 +95,8 @@ public struct ServerListener: Sendable {
         }
         let local = channel.channel.localAddress
         let bound = Endpoint(host: local?.ipAddress ?? host, port: local?.port ?? port)
-        return ServerListener(channel: channel, boundAddress: bound, limiter: ConnectionLimiter(settings.connections))
+        return ServerListener(channel: channel, boundAddress: bound, limiter: ConnectionLimiter(settings.connections),
+                              accepted: accepted)
     }
 
     /// ``serve(_:)`` until a graceful shutdown (SIGINT/SIGTERM through the service group)
@@ -109,47 +113,42 @@ public struct ServerListener: Sendable {
     /// `handle` for each in its own child task. `handle` must not throw: one connection's
     /// failure never takes the server down.
     ///
-    /// Cancellation closes the listening socket and cancels the open connections, but the
-    /// accepting loop itself is not cancelled: it reads on until the socket's stream ends, so
-    /// that every connection accepted before the close is handed to `handle` (cancelled) and
-    /// closed. Cancelling the loop would drop connections still buffered in the stream
-    /// unclosed, which NIO traps on (swift-nio issue 2637).
+    /// Cancellation closes the listening socket and cancels the open connections; connections
+    /// accepted but never handed to `handle` are closed before this returns.
     public func serve(_ handle: @escaping @Sendable (FrameChannel) async -> Void) async throws {
-        let (channel, limiter) = (self.channel, self.limiter)
-        let stopping = StopFlag()
-        let accepting = Task {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await channel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask {
-                            let ip = connection.remoteIP ?? "?"
-                            if let refusal = limiter.admit(ip) {
-                                await Self.refuse(connection, refusal)
-                                return
+        let (channel, limiter, accepted) = (self.channel, self.limiter, self.accepted)
+        do {
+            try await withTaskCancellationHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await channel.executeThenClose { inbound in
+                        for try await connection in inbound where accepted.take(connection) {
+                            group.addTask {
+                                let ip = connection.remoteIP ?? "?"
+                                if let refusal = limiter.admit(ip) {
+                                    await Self.refuse(connection, refusal)
+                                    return
+                                }
+                                defer { limiter.release(ip) }
+                                await handle(connection)
                             }
-                            defer { limiter.release(ip) }
-                            await handle(connection)
                         }
-                        if stopping.isSet { group.cancelAll() }
                     }
                 }
-                if stopping.isSet { group.cancelAll() }
+            } onCancel: {
+                channel.channel.close(promise: nil)
             }
+        } catch {
+            await Self.closeUntaken(accepted)
+            throw error
         }
-        try await withTaskCancellationHandler {
-            try await accepting.value
-        } onCancel: {
-            stopping.set()
-            channel.channel.close(promise: nil)
+        await Self.closeUntaken(accepted)
+    }
+
+    private static func closeUntaken(_ accepted: AcceptedConnections) async {
+        for connection in accepted.stop() {
+            try? await connection.executeThenClose { _, _ in }
         }
     }
-}
-
-/// Set once, read from any task.
-private final class StopFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .acquiring) }
-    func set() { value.store(true, ordering: .releasing) }
 }
 
 extension ServerListener {

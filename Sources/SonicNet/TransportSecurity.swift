@@ -33,6 +33,8 @@ public final class TLSCredentials: Sendable {
     let serverContext: NIOSSLContext
     let clientContext: NIOSSLContext
 
+    static let shutdownTimeout = TimeAmount.milliseconds(250)
+
     public init(identity: PeerIdentity) throws {
         self.identity = identity
         let (certificate, key) = try identity.sslMaterial()
@@ -49,6 +51,16 @@ public final class TLSCredentials: Sendable {
         // the handshake, never against a certificate authority.
         server.certificateVerification = .noHostnameVerification
         client.certificateVerification = .noHostnameVerification
+        // No certificate authority is consulted, so none is loaded: the default would parse
+        // the system's whole CA bundle into each context at every program start.
+        server.trustRoots = .certificates([])
+        client.trustRoots = .certificates([])
+        // Closing waits this long at most for the other side's close_notify. Nothing here
+        // depends on it (a conversation ends with EXIT or ERROR, and every byte is checked
+        // against a hash), and a busy peer that is slow to read it held every connection's
+        // close, and so a finished sonic-get's exit, for the default five seconds.
+        server.shutdownTimeout = Self.shutdownTimeout
+        client.shutdownTimeout = Self.shutdownTimeout
         serverContext = try NIOSSLContext(configuration: server)
         clientContext = try NIOSSLContext(configuration: client)
     }

@@ -118,12 +118,10 @@ struct SonicGetCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "sonic-get", defaultLevel: .warning)
         try await CommandFailure.reporting("sonic-get", json: json) {
-            let security = try transport.transport()
+            let setup = try Setup(self)
+            let (security, networkSecret, trust) = (setup.security, setup.secret, setup.trust)
             if let id = security.localPeerID { logger.info("peer id \(id)") }
-            let uploads = try await noUpload || noSwarm ? nil : bindUploads(security: security, logger: logger)
-            let indexes = try index.endpoints()
-            let networkSecret = try secret.load()
-            let trust = try transport.indexTrust(index)
+            let uploads = try await noUpload || noSwarm ? nil : bindUploads(setup, logger: logger)
             let (outcome, signal) = try await runCancellingOnSignal {
                 // The upload server runs beside the download and ends with it; the indexes
                 // are told what it holds in part, so that other downloaders find it.
@@ -133,10 +131,10 @@ struct SonicGetCommand: AsyncParsableCommand {
                             try await uploads.serve()
                             return nil
                         }
-                        for index in indexes {
+                        for index in setup.indexes {
                             var announcer = IndexAnnouncer(
                                 index: index, library: uploads.library, listenPort: uploads.boundAddress.port,
-                                heartbeatInterval: .seconds(5), connector: Connector(transport: security), agent: "sonic-get",
+                                heartbeatInterval: .seconds(5), connector: IndexClient.connector(security), agent: "sonic-get",
                                 secret: networkSecret, partials: uploads.partials, logger: logger)
                             announcer.outageLogLevel = .debug
                             announcer.trust = trust
@@ -149,18 +147,10 @@ struct SonicGetCommand: AsyncParsableCommand {
                             }
                         }
                     }
-                    group.addTask { try await download(security: security, logger: logger, uploads: uploads) }
+                    group.addTask { try await download(setup, logger: logger, uploads: uploads) }
                     defer { group.cancelAll() }
                     while let next = try await group.next() {
                         guard let outcome = next else { continue }
-                        if uploads != nil && !seed {
-                            // Done, and everything is printed. Exit here rather than stop the upload
-                            // server: a peer connection accepted in the instant it stops would be
-                            // dropped unclosed inside NIO, which traps (swift-nio issue 2637). The
-                            // exit closes every socket at once.
-                            fflush(nil)
-                            Foundation.exit(0)
-                        }
                         return outcome
                     }
                     throw CancellationError()
@@ -172,7 +162,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                                    exitCode: ExitStatus.interrupted, code: "interrupted")
             }
             if seed, let outcome {
-                try await seedFile(outcome, security: security, logger: logger)
+                try await seedFile(outcome, setup, logger: logger)
             }
         }
     }
@@ -180,6 +170,22 @@ struct SonicGetCommand: AsyncParsableCommand {
     /// `-o -`: download into a private temporary folder, then copy the verified file to
     /// standard output and delete it (nothing unverified ever reaches the pipe).
     private var toStandardOutput: Bool { output == "-" }
+
+    /// What every part of a run shares, read once: the identity, the indexes and how each is
+    /// trusted, and the network secret.
+    private struct Setup: Sendable {
+        var security: TransportSecurity
+        var indexes: [Endpoint]
+        var secret: NetworkSecret?
+        var trust: IndexTrust
+
+        init(_ command: SonicGetCommand) throws {
+            security = try command.transport.transport()
+            indexes = try command.index.endpoints()
+            secret = try command.secret.load()
+            trust = try command.transport.indexTrust(command.index)
+        }
+    }
 
     private struct Outcome: Sendable {
         var result: SearchResult
@@ -192,9 +198,9 @@ struct SonicGetCommand: AsyncParsableCommand {
     }
 
     /// The server that offers other peers the pieces verified so far (swarm feature).
-    private func bindUploads(security: TransportSecurity, logger: Logger) async throws -> PeerServer {
+    private func bindUploads(_ setup: Setup, logger: Logger) async throws -> PeerServer {
         var listener = PeerServer.Configuration.defaultListener
-        (listener.host, listener.port, listener.secret, listener.transport) = (host, port, try secret.load(), security)
+        (listener.host, listener.port, listener.secret, listener.transport) = (host, port, setup.secret, setup.security)
         let server = try await PeerServer.bind(
             .init(listener: listener, maximumUploadRate: maxUploadRate.map { Double($0.bytes) }),
             library: SharedLibrary(), partials: PartialHoldings(), logger: logger)
@@ -202,11 +208,11 @@ struct SonicGetCommand: AsyncParsableCommand {
         return server
     }
 
-    private func download(security: TransportSecurity, logger: Logger, uploads: PeerServer?) async throws -> Outcome {
+    private func download(_ setup: Setup, logger: Logger, uploads: PeerServer?) async throws -> Outcome {
         // 1. Who holds NAME?
-        let networkSecret = try secret.load()
-        let client = IndexClient(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret,
-                                 features: noSwarm ? [] : [.swarm], transport: security, trust: try transport.indexTrust(index))
+        let (security, networkSecret) = (setup.security, setup.secret)
+        let client = IndexClient(indexes: setup.indexes, agent: "sonic-get", secret: networkSecret,
+                                 features: noSwarm ? [] : [.swarm], transport: security, trust: setup.trust)
         let results = try await client.search(.exact, name, logger: logger)
         let result: SearchResult
         switch ContentChoice.choose(from: results, name: name, hashPrefix: hashPrefix) {
@@ -391,7 +397,8 @@ struct SonicGetCommand: AsyncParsableCommand {
     }
 
     /// `--seed`: share the finished file until SIGINT/SIGTERM.
-    private func seedFile(_ outcome: Outcome, security: TransportSecurity, logger: Logger) async throws {
+    private func seedFile(_ outcome: Outcome, _ setup: Setup, logger: Logger) async throws {
+        let (security, networkSecret) = (setup.security, setup.secret)
         let library = SharedLibrary()
         let url = URL(fileURLWithPath: outcome.path).standardizedFileURL
         let folder = URL(fileURLWithPath: url.deletingLastPathComponent().path).resolvingSymlinksInPath().path
@@ -404,7 +411,6 @@ struct SonicGetCommand: AsyncParsableCommand {
         library.replaceAll([SharedEntry(
             name: outcome.result.name, location: location, status: status, manifest: outcome.manifest,
             compressible: BlockEncodingPolicy.probe(location.path, outcome.result.name))])
-        let networkSecret = try secret.load()
         var listener = PeerServer.Configuration.defaultListener
         (listener.host, listener.port, listener.secret, listener.transport) = (host, port, networkSecret, security)
         let server = try await PeerServer.bind(
@@ -414,8 +420,8 @@ struct SonicGetCommand: AsyncParsableCommand {
             Console.announcePeerID(security)
         }
         Console.err("sonic-get: seeding \(outcome.result.name) on \(server.boundAddress); Ctrl-C to stop")
-        let seeder = Seeder(configuration: .init(indexes: try index.endpoints(), agent: "sonic-get", secret: networkSecret,
-                                                 transport: security, trust: try transport.indexTrust(index)),
+        let seeder = Seeder(configuration: .init(indexes: setup.indexes, agent: "sonic-get", secret: networkSecret,
+                                                 transport: security, trust: setup.trust),
                             server: server, indexer: nil, logger: logger)
         try await ServiceRunner.run([seeder], logger: logger)
     }

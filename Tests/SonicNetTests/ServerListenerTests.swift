@@ -1,0 +1,46 @@
+import Logging
+import NIOCore
+import SonicCore
+import SonicNet
+import Synchronization
+import Testing
+
+/// Stopping a listener while clients are still connecting: every connection it accepted is
+/// closed (handled or not), and nothing is dropped unclosed, which NIO would trap on.
+@Suite struct ServerListenerTests {
+    @Test(.timeLimit(.minutes(1)))
+    func stoppingWhileClientsConnectClosesEveryAcceptedConnection() async throws {
+        let settings = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(60),
+                                               frameTimeout: .seconds(60), connections: .init(total: 256, perIP: 256))
+        let listener = try await ServerListener.bind(settings)
+        let handled = Atomic<Int>(0)
+        let server = Task {
+            try await listener.serve { connection in
+                handled.add(1, ordering: .relaxed)
+                // Holds the connection until the server stops.
+                try? await connection.executeThenClose { inbound, _ in for try await _ in inbound {} }
+            }
+        }
+        // No idle timeout: a client ends only when the server closes its connection.
+        let connector = Connector(connectTimeout: .seconds(10), idleTimeout: nil)
+        let clients = 64
+        let (ended, refused) = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    guard let connection = try? await connector.connect(to: listener.boundAddress) else { return false }
+                    try? await connection.executeThenClose { inbound, _ in for try await _ in inbound {} }
+                    return true
+                }
+            }
+            while handled.load(ordering: .relaxed) < 4 { try await Task.sleep(for: .milliseconds(1)) }
+            server.cancel()
+            // A cancelled server ends with CancellationError or quietly; anything else is a failure.
+            do { try await server.value } catch is CancellationError {}
+            var ended = 0, refused = 0
+            for try await connected in group { if connected { ended += 1 } else { refused += 1 } }
+            return (ended, refused)
+        }
+        #expect(ended + refused == clients)
+        #expect(ended >= 4)
+    }
+}
