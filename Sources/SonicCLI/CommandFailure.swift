@@ -48,14 +48,6 @@ public enum CommandFailure {
         }
     }
 
-    private static func isTLSMismatch(_ error: SessionError) -> Bool {
-        switch error {
-        case .serverWithoutTLS: true
-        case .remote(let e): e.code == .tlsMismatch
-        default: false
-        }
-    }
-
     public static func describe(_ error: any Error) -> CommandError {
         switch error {
         case let failure as CommandError:
@@ -63,9 +55,7 @@ public enum CommandFailure {
         case let unavailable as IndexUnavailable:
             return CommandError("\(unavailable); is sonic-index running there? (--index or \(IndexOptions.environmentVariable))",
                                 exitCode: ExitStatus.indexUnavailable, code: "index_unavailable")
-        case let refused as IndexRefused where refused.reason.isIdentityMismatch:
-            return describe(refused.reason)
-        case let refused as IndexRefused where Self.isTLSMismatch(refused.reason):
+        case let refused as IndexRefused where refused.reason.isIdentityMismatch || refused.reason.isTLSMismatch:
             return describe(refused.reason)
         case let refused as IndexRefused where refused.isMembership:
             return CommandError("\(refused); check --secret-file or SONIC_SECRET",

@@ -155,7 +155,8 @@ public final class IndexServer: Service, Sendable {
                         found.addPartialPeers(try await store.partialHolders(of: found.results.map(\.contentID),
                                                                              excluding: id))
                     }
-                    let results = peerIDs.withLock { $0.annotated(found) }
+                    // A copy of the table (copy on write): the page is measured outside the lock.
+                    let results = peerIDs.withLock { $0 }.annotated(found)
                     searchCounter.add(1, ordering: .relaxed)
                     logger.info("search", metadata: [
                         "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",

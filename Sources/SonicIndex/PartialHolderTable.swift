@@ -33,18 +33,26 @@ public struct PartialHolderTable: Sendable {
     /// Replaces the set of contents `session`, reachable at `address`, holds in part.
     public mutating func announce(_ session: UInt64, address: Endpoint?, contents: [ContentID])
         throws(AnnouncementError) {
-        let wanted = Set(contents)
-        guard wanted.count <= WireLimits.maximumPartialContents else {
-            throw .tooManyContents(limit: WireLimits.maximumPartialContents)
-        }
-        guard let address else {
-            guard wanted.isEmpty else { throw .noAddress }
-            return
-        }
+        guard let wanted = try Self.validated(contents, hasAddress: address != nil), let address else { return }
         let before = holders[session]?.contents ?? []
         for gone in before.subtracting(wanted) { removeHolder(session, of: gone) }
         for added in wanted.subtracting(before) { holdersByContent[added, default: []].append(session) }
         holders[session] = wanted.isEmpty ? nil : Holder(address: address, contents: wanted)
+    }
+
+    /// The contents a session announces, checked (both stores): at most the limit, and none
+    /// from a session without a listening port. Nil: nothing to store (an empty set from such
+    /// a session).
+    public static func validated(_ contents: [ContentID], hasAddress: Bool) throws(AnnouncementError) -> Set<ContentID>? {
+        let wanted = Set(contents)
+        guard wanted.count <= WireLimits.maximumPartialContents else {
+            throw .tooManyContents(limit: WireLimits.maximumPartialContents)
+        }
+        guard hasAddress else {
+            guard wanted.isEmpty else { throw .noAddress }
+            return nil
+        }
+        return wanted
     }
 
     /// Forgets everything `session` held in part (it disconnected).

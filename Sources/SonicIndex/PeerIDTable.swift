@@ -24,17 +24,17 @@ struct PeerIDTable: Sendable {
     func annotated(_ results: SearchResults) -> SearchResults {
         guard !byAddress.isEmpty else { return results }
         var out = results
-        var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader - Self.sectionHeader
+        var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader - WireSize.sectionHeader
         var kept = 0
         // Section 1 (partial holders) is counted too: its header and count, then per holder
         // its group, host and port.
-        if out.results.contains(where: { !$0.partialPeers.isEmpty }) { budget -= Self.sectionHeader + 2 }
+        if out.results.contains(where: { !$0.partialPeers.isEmpty }) { budget -= WireSize.sectionHeader + 2 }
         for i in out.results.indices {
             out.results[i].peerIDs = out.results[i].peers.map { byAddress[$0]?.id }
             out.results[i].partialPeerIDs = out.results[i].partialPeers.map { byAddress[$0]?.id }
             let ids = out.results[i].peerIDs + out.results[i].partialPeerIDs
             let cost = WireSize.searchResult(out.results[i])
-                + out.results[i].partialPeers.reduce(0) { $0 + 2 + WireSize.string($1.host) + 2 }
+                + out.results[i].partialPeers.reduce(0) { $0 + WireSize.partialPeer($1) }
                 + ids.reduce(0) { $0 + 1 + ($1 == nil ? 0 : SHA256Hash.byteCount) }
             guard cost <= budget else { break }
             budget -= cost
@@ -43,7 +43,4 @@ struct PeerIDTable: Sendable {
         out.results.removeSubrange(kept...)
         return out
     }
-
-    /// A section's tag and length.
-    static let sectionHeader = 1 + 4
 }

@@ -10,14 +10,8 @@ extension PostgresIndexStore {
     /// hang off the session's row, so they go with it (a disconnect, an expired process).
     public func announcePartial(_ session: UInt64, contents: [ContentID]) async throws {
         let process = try await processID.value()
-        let wanted = Array(Set(contents))
-        guard wanted.count <= WireLimits.maximumPartialContents else {
-            throw PartialHolderTable.AnnouncementError.tooManyContents(limit: WireLimits.maximumPartialContents)
-        }
-        guard sessionsWithRows.withLock({ $0.contains(session) }) else {
-            if wanted.isEmpty { return }
-            throw PartialHolderTable.AnnouncementError.noAddress
-        }
+        let hasAddress = sessionsWithRows.withLock { $0.contains(session) }
+        guard let wanted = try PartialHolderTable.validated(contents, hasAddress: hasAddress) else { return }
         let sessionID = Int64(bitPattern: session)
         let ids = wanted.map { ByteBuffer(bytes: $0.hash.bytes) }
         try await client.withTransaction(logger: logger) { connection in
@@ -47,15 +41,18 @@ extension PostgresIndexStore {
             ORDER BY p.content_id, p.announced
             """, logger: logger)
         var found: [ContentID: [Endpoint]] = [:]
+        var listed: Set<Endpoint> = []
+        var current: ContentID?
+        // Rows come grouped by content id, holders in announcement order.
         for try await (contentID, host, port) in rows.decode((ByteBuffer, String, Int32).self) {
-            guard let id = SHA256Hash(bytes: contentID.readableBytesView) else {
+            guard let hash = SHA256Hash(bytes: contentID.readableBytesView) else {
                 throw PostgresStoreError("a stored content id is not 32 bytes")
             }
+            let id = ContentID(hash)
+            if id != current { (current, listed) = (id, []) }
             let address = Endpoint(host: host, port: Int(port))
-            var holders = found[ContentID(id), default: []]
-            guard holders.count < WireLimits.maximumPeersPerResult, !holders.contains(address) else { continue }
-            holders.append(address)
-            found[ContentID(id)] = holders
+            guard listed.count < WireLimits.maximumPeersPerResult, listed.insert(address).inserted else { continue }
+            found[id, default: []].append(address)
         }
         return found
     }

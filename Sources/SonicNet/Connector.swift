@@ -1,6 +1,5 @@
 import NIOCore
 import NIOPosix
-import NIOSSL
 import SonicCore
 
 /// Opens client connections that speak frames, over TLS unless the transport is off.
@@ -85,7 +84,6 @@ public struct Connector: Sendable {
         switch error {
         case is PlainServerDetector.ServerWithoutTLS: SessionError.serverWithoutTLS(endpoint)
         case let session as SessionError: session
-        case let ssl as NIOSSLError: SessionError.tlsFailed(NetworkErrorText.reason(ssl))
         default: SessionError.tlsFailed(NetworkErrorText.reason(error))
         }
     }

@@ -72,10 +72,8 @@ public struct IndexClient: Sendable {
         var failures: [(Endpoint, String)] = []
         for endpoint in indexes {
             do {
-                let channel = try await connector.connect(to: endpoint, expecting: trust.pins[endpoint])
+                let (channel, identities) = try await connector.connect(toIndex: endpoint, trust: trust)
                 return try await channel.executeThenClose { inbound, outbound in
-                    let identities = try await channel.transportIdentities()
-                    if let identities { try trust.check(endpoint, presented: identities.remote) }
                     var session = FrameSession(inbound: inbound, outbound: outbound)
                     _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: agent), secret: secret,
                                                           identities: identities)
@@ -90,7 +88,8 @@ public struct IndexClient: Sendable {
                 case .remote(let e) where e.code == .unexpectedMessage:
                     failures.append((endpoint, "a peer answered there, not an index"))
                     continue
-                case .remote, .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: throw error
+                case .remote: throw error
+                case let refusal where refusal.isPermanent: throw error
                 default: break
                 }
                 logger.debug("index unavailable", metadata: ["index": "\(endpoint)", "error": "\(error)"])
@@ -150,15 +149,6 @@ public struct IndexRefused: Error, CustomStringConvertible {
             "\(index) is not an index (a peer answered there: \(e.message))"
         default:
             "the index at \(index) refused this peer: \(reason)"
-        }
-    }
-
-    /// True for answers that a retry would get again.
-    public static func isRefusal(_ error: SessionError) -> Bool {
-        switch error {
-        case .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: true
-        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage, .tlsMismatch].contains(e.code)
-        default: false
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SonicCore
 
 #if canImport(Glibc)
@@ -35,6 +36,23 @@ public struct IndexTrust: Sendable {
             throw IndexIdentityChanged(index: endpoint, known: known, presented: presented, file: path, line: line)
         case .firstUse:
             try KnownIndexes.append(endpoint, presented, to: path)
+        }
+    }
+}
+
+extension Connector {
+    /// Connects to the index at `endpoint` and checks the peer id it proves against `trust`
+    /// (its pin, else the known-indexes file). Returns the connection and both ends' peer ids
+    /// (nil with TLS off).
+    public func connect(toIndex endpoint: Endpoint, trust: IndexTrust) async throws -> (FrameChannel, TransportIdentities?) {
+        let channel = try await connect(to: endpoint, expecting: trust.pins[endpoint])
+        do {
+            let identities = try await channel.transportIdentities()
+            if let identities { try trust.check(endpoint, presented: identities.remote) }
+            return (channel, identities)
+        } catch {
+            try? await channel.executeThenClose { _, _ in }
+            throw error
         }
     }
 }
@@ -90,7 +108,11 @@ public struct KnownIndexes: Sendable {
         var st = stat()
         let isNew = fstat(fd, &st) == 0 && st.st_size == 0
         let bytes = Array(((isNew ? header : "") + "\(index) \(id)\n").utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        do {
+            try bytes.withUnsafeBytes { try PositionalIO.writeAll(fd, $0, path: path) }
+        } catch let error as FileError {
+            throw IdentityError(path: path, reason: "cannot record the index's identity (\(error.message))")
+        }
     }
 }
 

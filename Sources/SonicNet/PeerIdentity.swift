@@ -101,11 +101,12 @@ public struct PeerIdentity: Sendable {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw IdentityError(path: finalPath, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fsync(fd) == 0 else {
-            throw IdentityError(path: finalPath, reason: String(cString: strerror(errno)))
+        do {
+            try Array(text.utf8).withUnsafeBytes { try PositionalIO.writeAll(fd, $0, path: finalPath) }
+        } catch let error as FileError {
+            throw IdentityError(path: finalPath, reason: error.message)
         }
+        guard fsync(fd) == 0 else { throw IdentityError(path: finalPath, reason: String(cString: strerror(errno))) }
     }
 
     /// The NIOSSL forms of the certificate and key, for a TLS configuration.

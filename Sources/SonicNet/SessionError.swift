@@ -39,6 +39,25 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         return false
     }
 
+    /// An answer that a retry would get again: a refusal (members-only, another protocol
+    /// version, a peer's port instead of an index), the other transport, or another identity.
+    public var isPermanent: Bool {
+        switch self {
+        case .secretRequired, .notMember, .serverWithoutTLS, .identityMismatch: true
+        case .remote(let e): [.notAuthorized, .versionMismatch, .unexpectedMessage, .tlsMismatch].contains(e.code)
+        default: false
+        }
+    }
+
+    /// The two sides disagree on `--tls`, seen from the client.
+    public var isTLSMismatch: Bool {
+        switch self {
+        case .serverWithoutTLS: true
+        case .remote(let e): e.code == .tlsMismatch
+        default: false
+        }
+    }
+
     /// What a server answers (in clear text, as ERROR `TLS mismatch`) to a client that
     /// speaks the other transport: addressed to the client's user.
     var answer: String {

@@ -62,7 +62,7 @@ public struct IndexAnnouncer: Sendable {
                 return
             } catch is CancellationError {
                 return
-            } catch let error as SessionError where IndexRefused.isRefusal(error) {
+            } catch let error as SessionError where error.isPermanent {
                 throw IndexRefused(index: index, reason: error)
             } catch let changed as IndexIdentityChanged {
                 throw changed
@@ -80,10 +80,8 @@ public struct IndexAnnouncer: Sendable {
     /// One connection's life. `onRegistered` runs once the index took the first registration:
     /// a handshake alone does not prove it is an index that will keep us.
     private func session(onRegistered: () -> Void) async throws {
-        let channel = try await connector.connect(to: index, expecting: trust.pins[index])
+        let (channel, identities) = try await connector.connect(toIndex: index, trust: trust)
         try await channel.executeThenClose { inbound, outbound in
-            let identities = try await channel.transportIdentities()
-            if let identities { try trust.check(index, presented: identities.remote) }
             var session = FrameSession(inbound: inbound, outbound: outbound)
             let welcome = try await session.clientHandshake(
                 Hello(role: .seeder, listenPort: UInt16(listenPort), features: partials == nil ? [] : [.swarm], agent: agent),

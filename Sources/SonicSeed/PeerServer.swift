@@ -167,6 +167,7 @@ public final class PeerServer: Sendable {
                 switch message {
                 case .manifestRequest(let id): work = .manifest(id)
                 case .obtainRange(let r):
+                    logger.trace("range requested", metadata: ["offset": "\(r.offset)", "length": "\(r.length)"])
                     if let trader, let entry = library.entry(for: r.contentID) {
                         superSeeding.requested(trader, content: r.contentID, offset: r.offset, length: r.length,
                                                pieceSize: entry.manifest.pieceSize)

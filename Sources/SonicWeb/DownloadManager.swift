@@ -262,7 +262,7 @@ public final class DownloadManager: Service, Sendable {
             throw APIError.notFound("no peer shares it now")
         }
         let own = configuration.ownAddress
-        let holders = SwarmDownload.Holders(result, excluding: { Self.isSelf($0, own: own) })
+        let holders = SwarmDownload.Holders(result, excluding: { $0.mayBe(own) })
         guard !holders.complete.isEmpty else { throw APIError.notFound("no other peer shares it now") }
         let peers = holders.complete + holders.partial
         events.publish(WebEvent(type: "peers", ["download": id, "peers": peers.map(\.description).joined(separator: ",")]))
@@ -284,7 +284,7 @@ public final class DownloadManager: Service, Sendable {
             let results = try? await client.search(.exact, name, logger: logger)
             let found = results?.first { $0.contentID == contentID }
             if let found { pins.add(found.peerPins) }
-            return SwarmDownload.Holders(found, excluding: { Self.isSelf($0, own: own) })
+            return SwarmDownload.Holders(found, excluding: { $0.mayBe(own) })
         }
         let lastWire = Mutex<UInt64>(0)
         do {
@@ -346,14 +346,6 @@ public final class DownloadManager: Service, Sendable {
     }
 
     // MARK: Helpers
-
-    private func isSelf(_ e: Endpoint) -> Bool {
-        Self.isSelf(e, own: configuration.ownAddress)
-    }
-
-    private static func isSelf(_ e: Endpoint, own: Endpoint) -> Bool {
-        e.mayBe(own)
-    }
 
     private func targetPath(_ name: String) -> String {
         configuration.folder + "/" + SharedName.baseName(name)

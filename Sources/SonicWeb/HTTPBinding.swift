@@ -26,9 +26,7 @@ public struct HTTPBinding: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// True for addresses only this machine can reach.
-    public var isLoopback: Bool { Self.isLoopback(host) }
-
-    public static func isLoopback(_ host: String) -> Bool { Endpoint.isLoopback(host) }
+    public var isLoopback: Bool { Endpoint.isLoopback(host) }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

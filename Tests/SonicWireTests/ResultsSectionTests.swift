@@ -14,25 +14,28 @@ import Testing
         return frame
     }
 
+    /// One group holding content A under the name "a".
+    func oneGroup(peers: [Endpoint], peerIDs: [PeerID?] = []) -> SearchResults {
+        SearchResults(total: 1, results: [
+            SearchResult(contentID: SampleMessages.idA, size: 1, fileHash: SampleMessages.hashA, names: ["a"],
+                         peers: peers, peerIDs: peerIDs),
+        ])
+    }
+
     func decode(_ payload: ByteBuffer) throws -> Message {
         var p = payload
         return try Message.decode(kind: .searchResults, payload: &p)
     }
 
     @Test func withoutPeerIDsTheFrameHasNoSection() {
-        let plain = SearchResults(total: 1, results: [
-            SearchResult(contentID: SampleMessages.idA, size: 1, fileHash: SampleMessages.hashA, names: ["a"], peers: [peer]),
-        ])
+        let plain = oneGroup(peers: [peer])
         var withUnknown = plain
         withUnknown.results[0].peerIDs = [nil]
         #expect(payload(plain) == payload(withUnknown))
     }
 
     @Test func thePeerIDSectionIsTag2WithOneEntryPerPeer() throws {
-        var results = SearchResults(total: 1, results: [
-            SearchResult(contentID: SampleMessages.idA, size: 1, fileHash: SampleMessages.hashA, names: ["a"],
-                         peers: [peer, peer], peerIDs: [id, nil]),
-        ])
+        var results = oneGroup(peers: [peer, peer], peerIDs: [id, nil])
         var p = payload(results)
         results.results[0].peerIDs = []
         let groupsOnly = payload(results).readableBytes
@@ -48,10 +51,7 @@ import Testing
     }
 
     @Test func unknownSectionsAreSkipped() throws {
-        let results = SearchResults(total: 1, results: [
-            SearchResult(contentID: SampleMessages.idA, size: 1, fileHash: SampleMessages.hashA, names: ["a"],
-                         peers: [peer], peerIDs: [id]),
-        ])
+        let results = oneGroup(peers: [peer], peerIDs: [id])
         var p = payload(results)
         p.writeInteger(UInt8(77))
         p.writeInteger(UInt32(3))
@@ -60,16 +60,14 @@ import Testing
     }
 
     @Test func aSectionRunningPastTheFrameOrAWrongCountIsMalformed() {
-        let results = SearchResults(total: 1, results: [
-            SearchResult(contentID: SampleMessages.idA, size: 1, fileHash: SampleMessages.hashA, names: ["a"],
-                         peers: [peer], peerIDs: [id]),
-        ])
+        let results = oneGroup(peers: [peer], peerIDs: [id])
         var long = payload(results)
         long.writeInteger(UInt8(5))
         long.writeInteger(UInt32(100))
         #expect(throws: WireError.self) { try decode(long) }
         var extra = payload(results)
-        extra.moveWriterIndex(to: extra.writerIndex - 33)
+        // The last entry (a length byte and an id) becomes a length of 7 with 32 bytes.
+        extra.moveWriterIndex(to: extra.writerIndex - (1 + SHA256Hash.byteCount))
         extra.writeInteger(UInt8(7))
         extra.writeBytes([UInt8](repeating: 0, count: 32))
         #expect(throws: WireError.self) { try decode(extra) }

@@ -67,7 +67,7 @@ struct NameTable: Sendable {
         ends.append(UInt32(bytes.count))
         isASCII.append(ascii)
         if ascii {
-            trigrams.add(id, folded: name.utf8.lazy.map(SearchText.asciiLowercased))
+            trigrams.add(id, folded: name.utf8.lazy.map(SearchText.lowercased))
         } else {
             let foldedName = SearchText.fold(name)
             folded.append(contentsOf: foldedName)

@@ -27,19 +27,8 @@ struct PostingList: Sendable {
         bytes.withUnsafeBufferPointer { b in
             var i = 0
             var id: UInt32 = 0
-            var first = true
             while i < b.count {
-                var delta: UInt32 = 0
-                var shift: UInt32 = 0
-                while true {
-                    let byte = b[i]
-                    i += 1
-                    delta |= UInt32(byte & 0x7F) << shift
-                    if byte < 0x80 { break }
-                    shift += 7
-                }
-                id = first ? delta : id + delta
-                first = false
+                id &+= Self.nextDelta(b, &i)
                 body(id)
             }
         }
@@ -59,19 +48,8 @@ struct PostingList: Sendable {
             sorted.withUnsafeMutableBufferPointer { ids in
                 var kept = 0, j = 0, i = 0
                 var id: UInt32 = 0
-                var first = true
                 while i < b.count && j < ids.count {
-                    var delta: UInt32 = 0
-                    var shift: UInt32 = 0
-                    while true {
-                        let byte = b[i]
-                        i += 1
-                        delta |= UInt32(byte & 0x7F) << shift
-                        if byte < 0x80 { break }
-                        shift += 7
-                    }
-                    id = first ? delta : id &+ delta
-                    first = false
+                    id &+= Self.nextDelta(b, &i)
                     while j < ids.count && ids[j] < id { j += 1 }
                     if j < ids.count && ids[j] == id {
                         ids[kept] = id
@@ -83,5 +61,19 @@ struct PostingList: Sendable {
             }
         }
         sorted.removeLast(sorted.count - kept)
+    }
+
+    /// Decodes the varint at `i` (the first id is stored as its delta from 0) and moves `i` past it.
+    @inline(__always)
+    private static func nextDelta(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt32 {
+        var delta: UInt32 = 0
+        var shift: UInt32 = 0
+        while true {
+            let byte = b[i]
+            i += 1
+            delta |= UInt32(byte & 0x7F) << shift
+            if byte < 0x80 { return delta }
+            shift += 7
+        }
     }
 }

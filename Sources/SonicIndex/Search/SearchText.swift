@@ -33,13 +33,11 @@ public enum SearchText {
         query.split(whereSeparator: \.isWhitespace).map { fold($0) }.filter { !$0.isEmpty }
     }
 
-    private static func lowercased(_ byte: UInt8) -> UInt8 {
-        (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
-    }
-
     /// The folding of one byte of an ASCII name (its lowercase).
     @inline(__always)
-    static func asciiLowercased(_ byte: UInt8) -> UInt8 { lowercased(byte) }
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+    }
 
     /// Calls `body` with each trigram (three consecutive bytes, packed into the low 24 bits)
     /// of `bytes`, in order, repeats included.
