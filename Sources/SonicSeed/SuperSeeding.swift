@@ -9,7 +9,7 @@ final class SuperSeeding: Sendable {
     /// so offers never hold a connection up.
     static let window = 4
 
-    private struct State {
+    fileprivate struct State {
         var offers: [ContentID: PieceOffers] = [:]
         var connections: [UInt64: (content: ContentID, send: AsyncStream<Message>.Continuation)] = [:]
     }
@@ -21,14 +21,17 @@ final class SuperSeeding: Sendable {
     /// first asked); a connection asking another gets that one whole.
     func join(_ connection: UInt64, manifest: Manifest, send: AsyncStream<Message>.Continuation) -> PieceBitfield {
         let content = manifest.contentID
-        return state.withLock { s in
+        let (offered, others) = state.withLock { s -> (PieceBitfield, [Delivery]) in
             if let joined = s.connections[connection], joined.content != content {
-                return PieceBitfield(pieceCount: manifest.pieceCount, pieces: 0..<manifest.pieceCount)
+                return (PieceBitfield(pieceCount: manifest.pieceCount, pieces: 0..<manifest.pieceCount), [])
             }
             s.connections[connection] = (content, send)
-            return s.offers[content, default: PieceOffers(pieceCount: manifest.pieceCount, window: Self.window,
-                                                          seed: UInt64.random(in: .min ... .max))].join(connection)
+            let (offered, others) = s.offers[content, default: PieceOffers(
+                pieceCount: manifest.pieceCount, window: Self.window, seed: UInt64.random(in: .min ... .max))].join(connection)
+            return (offered, s.deliveries(others, content: content))
         }
+        for delivery in others { delivery.send() }
+        return offered
     }
 
     /// The trader requested bytes `offset..<offset+length` of `content`.
@@ -45,32 +48,49 @@ final class SuperSeeding: Sendable {
 
     /// The connection ended.
     func leave(_ connection: UInt64) {
-        let (offer, send, content) = state.withLock { s -> (PieceOffers.Offer?, AsyncStream<Message>.Continuation?, ContentID?) in
-            guard let joined = s.connections.removeValue(forKey: connection) else { return (nil, nil, nil) }
-            let offer = s.offers[joined.content]?.leave(connection)
+        let deliveries = state.withLock { s -> [Delivery] in
+            guard let joined = s.connections.removeValue(forKey: connection) else { return [] }
+            let offers = s.offers[joined.content]?.leave(connection) ?? []
             if s.offers[joined.content]?.isEmpty == true { s.offers[joined.content] = nil }
-            if case .everything(let last, _)? = offer { return (offer, s.connections[last]?.send, joined.content) }
-            return (nil, nil, nil)
+            return s.deliveries(offers, content: joined.content)
         }
-        if let offer, let send, let content { deliver(offer, to: send, content: content) }
+        for delivery in deliveries { delivery.send() }
     }
 
-    private func update(_ connection: UInt64, content: ContentID, _ change: (inout PieceOffers) -> PieceOffers.Offer?) {
-        let (offer, send) = state.withLock { s -> (PieceOffers.Offer?, AsyncStream<Message>.Continuation?) in
-            guard let joined = s.connections[connection], joined.content == content,
-                  let offer = change(&s.offers[content]!) else { return (nil, nil) }
-            return (offer, joined.send)
+    private func update(_ connection: UInt64, content: ContentID, _ change: (inout PieceOffers) -> [PieceOffers.Offer]) {
+        let deliveries = state.withLock { s -> [Delivery] in
+            guard let joined = s.connections[connection], joined.content == content else { return [] }
+            return s.deliveries(change(&s.offers[content]!), content: content)
         }
-        if let offer, let send { deliver(offer, to: send, content: content) }
+        for delivery in deliveries { delivery.send() }
     }
 
-    private func deliver(_ offer: PieceOffers.Offer, to send: AsyncStream<Message>.Continuation, content: ContentID) {
-        switch offer {
-        case .pieces(_, let pieces):
-            for piece in pieces { send.yield(.have(content, piece: UInt32(piece))) }
-        case .everything(_, let pieceCount):
-            // A new BITFIELD replaces what the connection was offered.
-            send.yield(.bitfield(content, PieceBitfield(pieceCount: pieceCount, pieces: 0..<pieceCount)))
+    /// An offer and the connection stream it goes to, sent after the lock is released.
+    fileprivate struct Delivery {
+        var offer: PieceOffers.Offer
+        var content: ContentID
+        var stream: AsyncStream<Message>.Continuation
+
+        func send() {
+            switch offer {
+            case .pieces(_, let pieces):
+                for piece in pieces { stream.yield(.have(content, piece: UInt32(piece))) }
+            case .only(_, let offered):
+                // A new BITFIELD replaces what the connection was offered.
+                stream.yield(.bitfield(content, offered))
+            }
+        }
+    }
+}
+
+extension SuperSeeding.State {
+    fileprivate func deliveries(_ offers: [PieceOffers.Offer], content: ContentID) -> [SuperSeeding.Delivery] {
+        offers.compactMap { offer in
+            let connection: UInt64
+            switch offer {
+            case .pieces(let c, _), .only(let c, _): connection = c
+            }
+            return connections[connection].map { SuperSeeding.Delivery(offer: offer, content: content, stream: $0.send) }
         }
     }
 }

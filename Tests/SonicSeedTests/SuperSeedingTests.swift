@@ -9,8 +9,8 @@ import SonicWire
 import Testing
 
 /// A seeder offering a complete file to downloaders that trade pieces, over real loopback
-/// connections: the first is offered everything, the next a few pieces, more as it requests
-/// or acquires them, and everything once it is the last one left.
+/// connections: the first is offered everything while it is alone, then (like the next) a few
+/// pieces, more as it requests or acquires them, and everything once it is the last one left.
 @Suite(.timeLimit(.minutes(3)))
 struct SuperSeedingTests {
     static let pieceSize = 64 << 10
@@ -53,6 +53,9 @@ struct SuperSeedingTests {
                     guard case .bitfield(_, let offered) = try await b.receive() else { Issue.record("no BITFIELD"); return }
                     #expect(offered.pieces.count == 4, "\(offered.pieces)")
                     var seen = Set(offered.pieces)
+                    // The first, no longer alone, is offered a few other pieces instead of everything.
+                    guard case .bitfield(_, let window) = try await a.receive() else { Issue.record("no new BITFIELD"); return }
+                    #expect(window.pieces.count == 4 && Set(window.pieces).isDisjoint(with: offered.pieces))
 
                     // A request for an offered piece brings one more offer.
                     let piece = offered.pieces[0]
