@@ -96,6 +96,7 @@ public final class IndexServer: Service, Sendable {
             if let address, let peerID {
                 peerIDs.withLock { $0.connected(id, address: address, id: peerID) }
                 served = address
+                try await store.recordPeerID(peerID, of: id)
             }
             logger.info("hello", metadata: ["agent": "\(hello.agent)", "serves": "\(address.map { "\($0)" } ?? "nothing")",
                                             "peer-id": "\(peerID.map { "\($0)" } ?? "-")"])
@@ -156,7 +157,10 @@ public final class IndexServer: Service, Sendable {
                                                                              excluding: id))
                     }
                     // A copy of the table (copy on write): the page is measured outside the lock.
-                    let results = peerIDs.withLock { $0 }.annotated(found)
+                    // Peers of other index processes sharing the store are looked up there.
+                    let local = peerIDs.withLock { $0 }
+                    let elsewhere = try await store.peerIDs(at: local.unknownAddresses(in: found))
+                    let results = local.annotated(found, alsoKnown: elsewhere)
                     searchCounter.add(1, ordering: .relaxed)
                     logger.info("search", metadata: [
                         "mode": "\(request.mode)", "query": "\(request.query)", "results": "\(results.total)",

@@ -41,6 +41,14 @@ public protocol IndexStore: Sendable {
     /// One page of result groups (docs/PROTOCOL.md, "Search"), leaving out `requester`'s files.
     func search(_ request: SearchRequest, excluding requester: UInt64) async throws -> SearchResults
 
+    /// Records the peer id a serving session proved in its TLS handshake, for index
+    /// processes that share the store: this process's server keeps its own sessions' ids.
+    func recordPeerID(_ peerID: PeerID, of session: UInt64) async throws
+
+    /// The peer ids proved by sessions of *other* index processes sharing the store, by the
+    /// address they serve at (docs/PROTOCOL.md, RESULTS section 2).
+    func peerIDs(at addresses: Set<Endpoint>) async throws -> [Endpoint: PeerID]
+
     /// Work the store does beside the server while it serves (the memory store's search
     /// loop). Returns once ``finishServing()`` was called and what was queued is done; a store
     /// with no such work returns at once.
@@ -48,4 +56,11 @@ public protocol IndexStore: Sendable {
 
     /// Called once every session has ended.
     func finishServing()
+}
+
+extension IndexStore {
+    /// A store of one process has nothing to share: the server's own table is complete.
+    public func recordPeerID(_ peerID: PeerID, of session: UInt64) async throws {}
+
+    public func peerIDs(at addresses: Set<Endpoint>) async throws -> [Endpoint: PeerID] { [:] }
 }

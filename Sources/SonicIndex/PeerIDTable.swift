@@ -4,9 +4,10 @@ import SonicWire
 /// The peer id each serving session proved in its TLS handshake, by the address the index
 /// lists it under: what RESULTS carries beside each peer (docs/PROTOCOL.md, section 2).
 ///
-/// Only this process's sessions are known here; with a shared PostgreSQL store, a peer that
-/// registered through another index process is listed without an id. An id is never taken
-/// from anything a peer says, only from the handshake.
+/// Only this process's sessions are known here; with a shared PostgreSQL store, the ids of
+/// peers connected to other index processes come from the store (``IndexStore/peerIDs(at:)``),
+/// where each process records its own. An id is never taken from anything a peer says, only
+/// from the handshake.
 struct PeerIDTable: Sendable {
     private var byAddress: [Endpoint: (session: UInt64, id: PeerID)] = [:]
 
@@ -19,10 +20,21 @@ struct PeerIDTable: Sendable {
         if byAddress[address]?.session == session { byAddress[address] = nil }
     }
 
-    /// `results` with each peer's id filled in where known, cut short (from the end) if the
-    /// ids would take the frame past its limit; `total` stays, so the client pages on.
-    func annotated(_ results: SearchResults) -> SearchResults {
-        guard !byAddress.isEmpty else { return results }
+    /// The addresses in `results` without an id here.
+    func unknownAddresses(in results: SearchResults) -> Set<Endpoint> {
+        var unknown: Set<Endpoint> = []
+        for group in results.results {
+            for peer in group.peers + group.partialPeers where byAddress[peer] == nil { unknown.insert(peer) }
+        }
+        return unknown
+    }
+
+    /// `results` with each peer's id filled in where known (here, else in `alsoKnown`), cut
+    /// short (from the end) if the ids would take the frame past its limit; `total` stays, so
+    /// the client pages on.
+    func annotated(_ results: SearchResults, alsoKnown: [Endpoint: PeerID] = [:]) -> SearchResults {
+        guard !byAddress.isEmpty || !alsoKnown.isEmpty else { return results }
+        let id = { (peer: Endpoint) in byAddress[peer]?.id ?? alsoKnown[peer] }
         var out = results
         var budget = WireLimits.maximumPayload(for: .searchResults) - WireSize.resultsHeader - WireSize.sectionHeader
         var kept = 0
@@ -30,8 +42,8 @@ struct PeerIDTable: Sendable {
         // its group, host and port.
         if out.results.contains(where: { !$0.partialPeers.isEmpty }) { budget -= WireSize.sectionHeader + 2 }
         for i in out.results.indices {
-            out.results[i].peerIDs = out.results[i].peers.map { byAddress[$0]?.id }
-            out.results[i].partialPeerIDs = out.results[i].partialPeers.map { byAddress[$0]?.id }
+            out.results[i].peerIDs = out.results[i].peers.map(id)
+            out.results[i].partialPeerIDs = out.results[i].partialPeers.map(id)
             let ids = out.results[i].peerIDs + out.results[i].partialPeerIDs
             let cost = WireSize.searchResult(out.results[i])
                 + out.results[i].partialPeers.reduce(0) { $0 + WireSize.partialPeer($1) }

@@ -63,6 +63,9 @@ enum PostgresSchema {
             FOREIGN KEY (process, session) REFERENCES sonic_sessions (process, session) ON DELETE CASCADE
         )
         """,
+        // The SHA-256 behind the peer id the session proved in its TLS handshake (null: TLS
+        // off, or a session that serves nothing).
+        "ALTER TABLE sonic_sessions ADD COLUMN IF NOT EXISTS peer_id bytea",
         "CREATE INDEX IF NOT EXISTS sonic_partial_holdings_content ON sonic_partial_holdings (content_id)",
         "CREATE INDEX IF NOT EXISTS sonic_files_folded ON sonic_files USING gin (folded gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS sonic_files_name ON sonic_files (name)",

@@ -87,10 +87,14 @@ struct SharedIndexTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try await net.run {
             let seeder = try await net.addSeeder(folder: folder, index: 0)
-            // Keyword search through the other index, folded as the memory store folds.
+            let seederID = try await seeder.announcedPeerID().description
+            // Keyword search through the other index, folded as the memory store folds; the
+            // seeder's peer id, proved to index 0, is listed by index 1 too.
             try await net.waitForSearch("resume", on: 1, "index 1 finds the file registered on index 0") {
                 Self.names($0) == ["Ünïcødé résumé.txt"]
             }
+            let listed = try await TestNetwork.searchJSON(net.addresses[1].description, ["resume"])
+            #expect(listed.first?["peer_ids"] as? [String] == [seederID], "\(listed)")
             seeder.signal(SIGKILL)
             for i in 0..<2 {
                 try await net.waitForSearch("resume", on: i, "index \(i) forgets the killed seeder") { $0.isEmpty }

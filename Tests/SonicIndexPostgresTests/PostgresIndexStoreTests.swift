@@ -186,6 +186,28 @@ struct PostgresIndexStoreTests {
         }
     }
 
+    /// Peer ids proved by one process's sessions are found by another sharing the database,
+    /// by address; a session's id goes with it.
+    @Test func peerIDsAreSharedBetweenProcessesByAddress() async throws {
+        try await StoreFixture.with { fixture in
+            let served = Endpoint(host: "127.0.0.1", port: 9201)
+            let silent = Endpoint(host: "127.0.0.1", port: 9202)
+            let id = PeerID(SHA256Hash.of(Array("a seeder's key".utf8)))
+            try await fixture.withStore { first async throws -> Void in
+                try await first.connect(1, address: served)
+                try await first.recordPeerID(id, of: 1)
+                try await first.connect(2, address: silent)
+                try await fixture.withStore { second async throws -> Void in
+                    let found = try await second.peerIDs(at: [served, silent, Endpoint(host: "127.0.0.1", port: 9203)])
+                    #expect(found == [served: id])
+                    await first.disconnect(1)
+                    let afterDisconnect = try await second.peerIDs(at: [served])
+                    #expect(afterDisconnect.isEmpty)
+                }
+            }
+        }
+    }
+
     /// Partial holders (swarm feature) in the PostgreSQL store as in the memory store: listed
     /// by content id in announcement order, replaced by a new announcement, refused for a
     /// session that serves nothing, gone with their session.
