@@ -36,6 +36,7 @@ enum PostgresSchema {
             session bigint NOT NULL,
             host text,
             port integer,
+            peer_id bytea,
             PRIMARY KEY (process, session)
         )
         """,
@@ -63,9 +64,18 @@ enum PostgresSchema {
             FOREIGN KEY (process, session) REFERENCES sonic_sessions (process, session) ON DELETE CASCADE
         )
         """,
-        // The SHA-256 behind the peer id the session proved in its TLS handshake (null: TLS
-        // off, or a session that serves nothing).
-        "ALTER TABLE sonic_sessions ADD COLUMN IF NOT EXISTS peer_id bytea",
+        // peer_id (the SHA-256 behind the peer id the session proved in its TLS handshake;
+        // null with TLS off) on a table made before it existed. Only then is the table locked:
+        // ALTER TABLE takes an exclusive lock even when the column is there, and that
+        // deadlocked against another index process's first queries.
+        """
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                           WHERE table_name = 'sonic_sessions' AND column_name = 'peer_id') THEN
+                ALTER TABLE sonic_sessions ADD COLUMN peer_id bytea;
+            END IF;
+        END $$
+        """,
         "CREATE INDEX IF NOT EXISTS sonic_partial_holdings_content ON sonic_partial_holdings (content_id)",
         "CREATE INDEX IF NOT EXISTS sonic_files_folded ON sonic_files USING gin (folded gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS sonic_files_name ON sonic_files (name)",

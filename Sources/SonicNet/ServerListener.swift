@@ -152,9 +152,11 @@ public struct ServerListener: Sendable {
 }
 
 extension ServerListener {
-    /// Tells an over-limit connection why, and closes it.
+    /// Tells an over-limit connection why, and closes it. Over TLS the ERROR waits for the
+    /// handshake: written before it completes, it would be dropped with the connection.
     static func refuse(_ connection: FrameChannel, _ reason: String) async {
         try? await connection.executeThenClose { _, outbound in
+            _ = try await connection.transportIdentities()
             try await outbound.write(.error(ErrorMessage(.busy, reason)))
         }
     }

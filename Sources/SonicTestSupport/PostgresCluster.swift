@@ -179,7 +179,7 @@ public final class PostgresCluster: Sendable {
 
     /// A TCP port on 127.0.0.1 that nothing listens on right now.
     private static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ProcessFailure("socket() failed") }
         defer { close(fd) }
         var address = sockaddr_in()

@@ -4,8 +4,10 @@ import SonicCore
 import SonicWire
 
 /// A TCP socket bound to 127.0.0.1 on a port the OS picks, optionally listening.
+/// Test sockets are close-on-exec: the programs a test starts (a PostgreSQL server counts the
+/// descriptors it inherits against its limit) must not inherit hundreds of them.
 public func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var yes: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
     var addr = sockaddr_in()
@@ -39,7 +41,7 @@ public final class RawClient: @unchecked Sendable {
     }
 
     public init(_ endpoint: Endpoint, timeoutSeconds: Int = 5) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RawClientError("socket failed") }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -7,7 +7,9 @@ import SonicWire
 /// A scripted peer for fault tests: registers a file with the index as if it shared it, then
 /// runs `conversation` on every downloader that connects (each on its own thread, after the
 /// HELLO/WELCOME handshake). Stopped by ``stop()``; every conversation is bounded by its own
-/// read timeout and the loops in it.
+/// read timeout and the loops in it. It speaks plain frames; in a TLS network it reaches the
+/// index through a plain door and is reached through a TLS front (``TestNetwork``), both
+/// with the doors' identity, which is therefore the peer id the index lists for it.
 final class FakePeer: @unchecked Sendable {
     typealias Conversation = @Sendable (RawClient) -> Void
 
@@ -15,14 +17,16 @@ final class FakePeer: @unchecked Sendable {
     private let listener: Int32
     private var indexSession: RawClient?
 
-    init(index: Endpoint, file: SharedFile, conversation: @escaping Conversation) throws {
-        let (listener, port) = loopbackSocket(listening: true)
+    init(network: TestNetwork, file: SharedFile, conversation: @escaping Conversation) async throws {
+        let (listener, plainPort) = loopbackSocket(listening: true)
         self.listener = listener
+        let port = try await network.tlsFront(for: Endpoint(host: "127.0.0.1", port: plainPort)).port
         self.port = port
         Thread {
             while true {
                 let fd = accept(listener, nil, nil)
                 if fd < 0 { break }
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                 Thread {
                     let connection = RawClient(accepted: fd, timeoutSeconds: 30)
                     guard case .hello = connection.receive() else { return }
@@ -31,7 +35,7 @@ final class FakePeer: @unchecked Sendable {
                 }.start()
             }
         }.start()
-        let session = try RawClient(index)
+        let session = try RawClient(try await network.plainDoor(to: network.indexAddress))
         session.send(.hello(Hello(role: .seeder, listenPort: UInt16(port), agent: "fake-peer")))
         guard case .welcome = session.receive() else { throw HarnessError("index did not welcome the fake peer") }
         session.send(.register([file]))

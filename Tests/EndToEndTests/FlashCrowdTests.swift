@@ -75,13 +75,12 @@ struct FlashCrowdTests {
     }
 
     @Test func aDownloaderKilledHalfwayDoesNotStallTheOthers() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let bytes = Harness.randomBytes(count: 4 << 20, seed: 42)
         let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: Manifest.pieceSize(forFileSize: UInt64(bytes.count)))
         let original = try Harness.sharedFolder("quitter.bin", bytes)
         let outs = try (0..<3).map { try Harness.temporaryDirectory("quit\($0)") }
         defer { ([original] + outs).forEach { try? FileManager.default.removeItem(at: $0) } }
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
             try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "1MiB"])
             try await SwarmTests.waitForPeers(net, name: "quitter.bin", count: 1)
@@ -93,7 +92,7 @@ struct FlashCrowdTests {
                 return upload != nil
             }
             // Halfway: it holds half of the pieces, as its own BITFIELD and HAVEs say.
-            let client = try RawClient(try #require(upload))
+            let client = try RawClient(try await net.plainDoor(to: try #require(upload)))
             _ = client.send(.hello(Hello(role: .client, features: [.swarm], agent: "swarm-test")))
             guard case .welcome = client.receive() else { Issue.record("no WELCOME"); return }
             var held = 0
@@ -117,23 +116,23 @@ struct FlashCrowdTests {
     /// A client without the swarm feature is never sent to a partial holder: the index leaves
     /// them out of its RESULTS, and it downloads from the complete holders only.
     @Test func aClientWithoutTheSwarmFeatureDownloadsFromTheCompleteHoldersOfAMixedSwarm() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let bytes = Harness.randomBytes(count: 4 << 20, seed: 43)
         let original = try Harness.sharedFolder("mixed.bin", bytes)
         let outs = try (0..<3).map { try Harness.temporaryDirectory("mixed\($0)") }
         defer { ([original] + outs).forEach { try? FileManager.default.removeItem(at: $0) } }
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
             try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "1MiB"])
             try await SwarmTests.waitForPeers(net, name: "mixed.bin", count: 1)
             let swarm = try outs.prefix(2).map { try Self.downloader("mixed.bin", net: net, directory: $0) }
             // The index lists them as partial holders to swarm sessions, and only to those.
             var partial: [Endpoint] = []
+            let indexDoor = try await net.plainDoor(to: net.indexAddress)
             try await Harness.waitUntil("the index lists the two downloaders as partial holders") {
-                partial = Self.search("mixed.bin", index: net.indexAddress, features: [.swarm])?.partialPeers ?? []
+                partial = Self.search("mixed.bin", index: indexDoor, features: [.swarm])?.partialPeers ?? []
                 return partial.count == 2
             }
-            let plain = try #require(Self.search("mixed.bin", index: net.indexAddress, features: []))
+            let plain = try #require(Self.search("mixed.bin", index: indexDoor, features: []))
             #expect(plain.partialPeers.isEmpty)
             #expect(plain.peers == [net.seederAddresses[0]])
 

@@ -64,7 +64,7 @@ struct HTTPClient: Sendable {
 
     private static func blockingExchange(_ address: Endpoint, _ request: Data, timeout: Double,
                                          until: (@Sendable (Data) -> Bool)?) throws -> Data {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket failed") }
         defer { close(fd) }
         var tv = timeval(tv_sec: 1, tv_usec: 0)

@@ -29,9 +29,9 @@ enum Harness {
     static let fixtures: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("fixtures")
 
-    /// The environment of a program run with `--tls off`: for tests whose hand-made clients
-    /// or fake peers (``RawClient``, ``FakePeer``) speak plain frames. What they test (frame
-    /// limits, hostile input, protocol rules) is the same code behind TLS.
+    /// The environment of a program run with `--tls off`: for the tests of `--tls off` itself.
+    /// Hand-made clients and fake peers (``RawClient``, ``FakePeer``) speak plain frames to
+    /// programs running with TLS on through ``ForwardingProxy/plainDoor(to:)``.
     static let plain = ["SONIC_TLS": "off"]
 
     /// `XDG_STATE_HOME` of every program this test run starts: one folder per run.
@@ -114,9 +114,12 @@ final class TestNetwork: @unchecked Sendable {
     let stateDirectory: URL
     /// Added to every program's environment: `SONIC_TLS=off` for a network without TLS.
     let environment: [String: String]
+    /// Plain doors into the network's TLS servers (``plainDoor(to:)``) and TLS fronts of
+    /// plain fake peers (``tlsFront(for:)``), stopped with it.
+    private var doors: [Endpoint: ForwardingProxy] = [:]
+    private var fronts: [ForwardingProxy] = []
 
-    /// `tls: false` runs every program of the network with `--tls off` (through `SONIC_TLS`),
-    /// for tests whose hand-made clients speak plain frames (``RawClient``, ``FakePeer``).
+    /// `tls: false` runs every program of the network with `--tls off` (through `SONIC_TLS`).
     init(heartbeatTimeout: String = "15s", tls: Bool = true) async throws {
         stateDirectory = try Harness.temporaryDirectory("state")
         environment = tls ? [:] : Harness.plain
@@ -189,7 +192,27 @@ final class TestNetwork: @unchecked Sendable {
         await stopAll()
     }
 
+    /// Where a hand-made client that speaks plain frames (``RawClient``) reaches the TLS
+    /// server at `target`: one door per server, for every connection to it.
+    func plainDoor(to target: Endpoint) async throws -> Endpoint {
+        if environment == Harness.plain { return target }
+        if let door = doors[target] { return door.address }
+        let door = try await ForwardingProxy.plainDoor(to: target)
+        doors[target] = door
+        return door.address
+    }
+
+    /// Where the programs of a TLS network reach a fake peer that speaks plain frames at
+    /// `plain`: a TLS front with the doors' identity.
+    func tlsFront(for plain: Endpoint) async throws -> Endpoint {
+        if environment == Harness.plain { return plain }
+        let front = try await ForwardingProxy(target: plain, listenTLS: ForwardingProxy.testCredentials)
+        fronts.append(front)
+        return front.address
+    }
+
     func stopAll() async {
+        for proxy in Array(doors.values) + fronts { await proxy.stop() }
         for s in seeders { await s.stop() }
         await index.stop()
         try? FileManager.default.removeItem(at: stateDirectory)

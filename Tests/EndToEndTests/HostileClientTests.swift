@@ -10,9 +10,9 @@ struct HostileClientTests {
     static let strict = ["--frame-timeout", "1s", "--max-connections-per-ip", "40"]
 
     @Test func slowLorisAndSilentConnectionsAreTimedOutWithAnError() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
-        let index = try Program("sonic-index", ["--port", "0"] + Self.strict, environment: Harness.plain)
-        let address = try await index.listeningAddress()
+        let index = try Program("sonic-index", ["--port", "0"] + Self.strict)
+        let door = try await ForwardingProxy.plainDoor(to: try await index.listeningAddress())
+        let address = door.address
         do {
             // Connects and never speaks.
             let silent = try RawClient(address)
@@ -41,26 +41,29 @@ struct HostileClientTests {
             ok.send(.search(SearchRequest(mode: .keyword, query: "")))
             guard case .searchResults = ok.receive() else { Issue.record("index stopped serving"); return }
         } catch {
+            await door.stop()
             await index.stop()
             throw error
         }
+        await door.stop()
         await index.stop()
     }
 
     @Test func connectionsBeyondThePerIPLimitAreRefusedAsBusy() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let state = try Harness.temporaryDirectory("state")
         defer { try? FileManager.default.removeItem(at: state) }
-        let index = try Program("sonic-index", ["--port", "0"], environment: Harness.plain)
+        let index = try Program("sonic-index", ["--port", "0"])
         let indexAddress = try await index.listeningAddress()
         let seeder = try Program("sonic-seed", [Harness.fixtures.path, "--index", indexAddress.description, "--port", "0",
-                                                "--state-dir", state.path, "--max-connections-per-ip", "3"], environment: Harness.plain)
-        let address = try await seeder.listeningAddress()
+                                                "--state-dir", state.path, "--max-connections-per-ip", "3"])
+        let door = try await ForwardingProxy.plainDoor(to: try await seeder.listeningAddress())
+        let address = door.address
         do {
             let held = try (0..<3).map { _ in try RawClient(address) }
             for c in held { try c.handshake() }
             let extra = try RawClient(address)
-            guard case .error(let e) = extra.receive() else { Issue.record("4th connection not refused"); return }
+            let refusal = extra.receive()
+            guard case .error(let e) = refusal else { Issue.record("4th connection not refused: \(String(describing: refusal))"); return }
             #expect(e.code == .busy)
             #expect(e.message.contains("too many connections"))
             // Closing one frees a slot.
@@ -73,28 +76,32 @@ struct HostileClientTests {
                 return { if case .welcome = again.receive() { true } else { false } }()
             }
         } catch {
+            await door.stop()
             await seeder.stop()
             await index.stop()
             throw error
         }
+        await door.stop()
         await seeder.stop()
         await index.stop()
     }
 
     @Test func randomGarbageOnEveryPortThenEverythingStillWorks() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
         try await net.addSeeder(folder: Harness.fixtures)
         try await net.run {
             _ = try await net.waitForSearch([], until: { $0.count == NetworkTests.fixtureNames.count })
             var generator = SeededBytes(seed: 20261124)
-            for endpoint in [net.indexAddress, net.seederAddresses[0]] {
+            // The TLS ports themselves, and the plain frames behind TLS through doors.
+            let doors = [try await net.plainDoor(to: net.indexAddress), try await net.plainDoor(to: net.seederAddresses[0])]
+            for endpoint in [net.indexAddress, net.seederAddresses[0]] + doors {
                 for round in 0..<60 {
                     let client = try RawClient(endpoint, timeoutSeconds: 3)
-                    // Half the rounds start with a valid HELLO so garbage reaches the later states.
-                    if round % 2 == 0 { try client.handshake() }
+                    // Behind TLS, half the rounds start with a valid HELLO so garbage reaches the
+                    // later states; the TLS ports themselves get only garbage.
+                    if round % 2 == 0 && doors.contains(endpoint) { try client.handshake() }
                     let count = Int(generator.next() % 2048) + 1
                     client.send((0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
                     // Whatever it answers, it must end with an ERROR or a close, never hang.

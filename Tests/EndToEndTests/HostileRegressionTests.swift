@@ -32,7 +32,6 @@ struct HostileRegressionTests {
 
     /// Defect 2: a manifest that pairs a genuine file's SHA-256 with piece hashes of other bytes.
     @Test func aForgedManifestIsDetectedAndNothingIsSaved() async throws {
-        // --tls off: the hand-made fake peer speaks plain frames; what is tested lies behind TLS unchanged.
         let genuine = Harness.randomBytes(count: (2 << 20) + 1000, seed: 93)
         let trojan = Harness.randomBytes(count: genuine.count, seed: 94)
         let honest = ManifestBuilder.manifest(of: trojan)
@@ -40,9 +39,9 @@ struct HostileRegressionTests {
                               fileHash: SHA256Hash.of(genuine), pieceHashes: honest.pieceHashes)
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
-            let liar = try FakePeer(index: net.indexAddress, file: SharedFile(
+            let liar = try await FakePeer(network: net, file: SharedFile(
                 name: "report.pdf", size: forged.fileSize, contentID: forged.contentID, fileHash: forged.fileHash),
                 conversation: FakePeer.serving(forged, trojan))
             defer { liar.stop() }
@@ -62,7 +61,6 @@ struct HostileRegressionTests {
     /// Defect 3: a shared file renamed over by a symlink to an outside file of the same size
     /// and modification time.
     @Test func theSeederNeverServesAFileSwappedForASymlink() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let shared = Harness.randomBytes(count: 64 << 10, seed: 95)
         let secret = Array(repeating: UInt8(ascii: "S"), count: shared.count)
         let folder = try Harness.temporaryDirectory("seed")
@@ -74,7 +72,7 @@ struct HostileRegressionTests {
         try Data(secret).write(to: secretFile)
         // Same modification time to the nanosecond.
         #expect(copyModificationTime(from: target.path, to: secretFile.path))
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
             let seeder = try await net.addSeeder(folder: folder, extra: ["--rescan", "1h"])
             let results = try await net.waitForSearch(["a.bin"], until: { !$0.isEmpty })
@@ -83,7 +81,7 @@ struct HostileRegressionTests {
             try FileManager.default.createSymbolicLink(at: link, withDestinationURL: secretFile)
             #expect(rename(link.path, target.path) == 0)
 
-            let client = try RawClient(net.seederAddresses[0])
+            let client = try RawClient(try await net.plainDoor(to: net.seederAddresses[0]))
             try client.handshake()
             client.send(.obtain(requestID: 1, name: "a.bin"))
             client.send(.obtainRange(RangeRequest(requestID: 2, contentID: ContentID(contentID), offset: 0,
@@ -128,16 +126,15 @@ struct HostileRegressionTests {
     /// Defect 5: a peer that drips one byte at a time and ignores CANCEL must not keep a
     /// finished download waiting. (Without the fix the drip lasts a minute; the wait is 30 s.)
     @Test func aDownloadEndsWhenCompleteWhateverAPeerStillDrips() async throws {
-        // --tls off: the hand-made fake peer speaks plain frames; what is tested lies behind TLS unchanged.
         let bytes = Harness.randomBytes(count: 6 << 20, seed: 97)
         let folder = try Harness.sharedFolder("drip.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [folder, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let manifest = ManifestBuilder.manifest(of: bytes)
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
             try await net.addSeeder(folder: folder)
-            let dripper = try FakePeer(index: net.indexAddress, file: SharedFile(
+            let dripper = try await FakePeer(network: net, file: SharedFile(
                 name: "drip.bin", size: manifest.fileSize, contentID: manifest.contentID, fileHash: manifest.fileHash),
                 conversation: FakePeer.dripping(manifest, bytes))
             defer { dripper.stop() }
@@ -169,15 +166,14 @@ struct HostileRegressionTests {
     /// Defect 7: names with terminal escapes or newlines are refused by the index and skipped
     /// (with an escaped log line) by the seeder.
     @Test func namesWithControlCharactersAreRefusedAndNeverPrintedRaw() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let folder = try Harness.temporaryDirectory("seed")
         defer { try? FileManager.default.removeItem(at: folder) }
         let evil = "evil\u{1B}]0;pwned\u{07}.txt"
         try Data("x".utf8).write(to: folder.appendingPathComponent(evil))
         try Data("y".utf8).write(to: folder.appendingPathComponent("good.txt"))
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
-            let raw = try RawClient(net.indexAddress)
+            let raw = try RawClient(try await net.plainDoor(to: net.indexAddress))
             raw.send(.hello(Hello(role: .seeder, listenPort: 9, agent: "raw-test")))
             guard case .welcome = raw.receive() else { Issue.record("no WELCOME"); return }
             let id = ContentID(SHA256Hash.of([1]))
@@ -190,7 +186,7 @@ struct HostileRegressionTests {
             let seeder = try await net.addSeeder(folder: folder)
             let results = try await net.waitForSearch([], until: { !$0.isEmpty })
             #expect(results.map { $0["name"] as? String } == ["good.txt"])
-            let search = try Program("sonic-search", ["--index", net.indexAddress.description], environment: Harness.plain)
+            let search = try Program("sonic-search", ["--index", net.indexAddress.description], environment: net.environment)
             _ = try await search.waitForExit()
             #expect(!search.stdout.unicodeScalars.contains(where: { TerminalText.isControl($0) && $0 != "\n" }))
             #expect(seeder.stderr.contains(#"evil\u{1B}]0;pwned\u{7}.txt"#), "stderr: \(seeder.stderr)")
@@ -200,16 +196,15 @@ struct HostileRegressionTests {
 
     /// Defect 8: cancels of ended or unknown requests were remembered forever.
     @Test func cancelsOfEndedRequestsAreForgotten() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let bytes = Harness.randomBytes(count: 300 << 10, seed: 98)
         let folder = try Harness.sharedFolder("c.bin", bytes)
         defer { try? FileManager.default.removeItem(at: folder) }
         let contentID = ManifestBuilder.manifest(of: bytes).contentID
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
             try await net.addSeeder(folder: folder)
             _ = try await net.waitForSearch(["c.bin"], until: { !$0.isEmpty })
-            let client = try RawClient(net.seederAddresses[0])
+            let client = try RawClient(try await net.plainDoor(to: net.seederAddresses[0]))
             try client.handshake()
             func fetchWhole(_ id: UInt32) -> Int {
                 client.send(.obtainRange(RangeRequest(requestID: id, contentID: contentID, offset: 0, length: UInt64(bytes.count))))

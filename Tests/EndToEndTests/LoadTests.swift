@@ -15,12 +15,12 @@ struct LoadTests {
 
 
     @Test func theIndexHoldsManySessionsAndKeepsAnsweringSearches() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let sessions = Self.setting("SONIC_LOAD_SESSIONS", default: 300)
         let filesPerSession = 100
         let index = try Program("sonic-index", ["--port", "0", "--max-connections-per-ip", "\(sessions + 100)",
-                                                "--max-connections", "\(sessions + 100)", "--log-level", "warning"], environment: Harness.plain)
-        let address = try await index.listeningAddress()
+                                                "--max-connections", "\(sessions + 100)", "--log-level", "warning"])
+        let door = try await ForwardingProxy.plainDoor(to: try await index.listeningAddress())
+        let address = door.address
         let common = ContentID(SHA256Hash.of(Array("common".utf8)))
         do {
             let start = ContinuousClock.now
@@ -73,9 +73,11 @@ struct LoadTests {
             print("load: \(sessions) sessions × \(filesPerSession) files registered in \(registered); "
                 + "index RSS \(formatFixed(rss, decimals: 1)) MiB; slowest search \(slowest)")
         } catch {
+            await door.stop()
             await index.stop()
             throw error
         }
+        await door.stop()
         await index.stop()
     }
 

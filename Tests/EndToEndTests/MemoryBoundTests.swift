@@ -9,22 +9,21 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct MemoryBoundTests {
     @Test func aSixtyFourMiBPieceIsWrittenThroughNotBuffered() async throws {
-        // --tls off: the hand-made fake peer speaks plain frames; what is tested lies behind TLS unchanged.
         let pieceSize = Manifest.maximumPieceSize
         let bytes = SeededBytes.bytes(count: pieceSize, seed: 64)
         let manifest = ManifestBuilder.manifest(of: bytes, pieceSize: pieceSize)
         #expect(manifest.pieceCount == 1)
         let out = try Harness.temporaryDirectory("get")
         defer { try? FileManager.default.removeItem(at: out) }
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
-            let peer = try FakePeer(index: net.indexAddress, file: SharedFile(
+            let peer = try await FakePeer(network: net, file: SharedFile(
                 name: "one-piece.bin", size: manifest.fileSize, contentID: manifest.contentID, fileHash: manifest.fileHash),
                 conversation: FakePeer.serving(manifest, bytes))
             defer { peer.stop() }
             _ = try await net.waitForSearch(["one-piece.bin"], until: { !$0.isEmpty })
             let get = try Program("sonic-get", ["one-piece.bin", "--json", "--index", net.indexAddress.description],
-                                  environment: Harness.plain, directory: out)
+                                  environment: net.environment, directory: out)
             var peak = 0.0
             while get.process.isRunning {
                 peak = max(peak, Double(get.peakResidentBytes) / 1_048_576)

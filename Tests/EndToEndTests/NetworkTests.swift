@@ -97,11 +97,10 @@ struct NetworkTests {
     /// The one liveness mechanism: a session silent for --heartbeat-timeout is closed with a
     /// timeout ERROR and its files are forgotten; a heartbeating seeder stays.
     @Test func aSilentSessionIsForgottenAndAHeartbeatingOneStays() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
-        let net = try await TestNetwork(heartbeatTimeout: "2s", tls: false)
+        let net = try await TestNetwork(heartbeatTimeout: "2s")
         try await net.addSeeder(folder: Harness.fixtures)  // heartbeats every second
         try await net.run {
-            let silent = try RawClient(net.indexAddress, timeoutSeconds: 20)
+            let silent = try RawClient(try await net.plainDoor(to: net.indexAddress), timeoutSeconds: 20)
             silent.send(.hello(Hello(role: .seeder, listenPort: 9, agent: "silent")))
             guard case .welcome = silent.receive() else { Issue.record("no WELCOME"); return }
             let id = ContentID(SHA256Hash.of([7]))

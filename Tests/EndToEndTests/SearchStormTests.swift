@@ -15,12 +15,13 @@ struct SearchStormTests {
     }
 
     @Test func heartbeatsAndRegistrationsAreAnsweredWhileSearchesAreQueued() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let sessions = 200, filesPerSession = 100, searchers = 24
         let index = try Program("sonic-index", ["--port", "0", "--log-level", "warning",
-                                                "--max-connections", "400", "--max-connections-per-ip", "400"], environment: Harness.plain)
+                                                "--max-connections", "400", "--max-connections-per-ip", "400"])
         defer { index.stopNow() }
-        let address = try await index.listeningAddress()
+        let door = try await ForwardingProxy.plainDoor(to: try await index.listeningAddress())
+        defer { Task { await door.stop() } }
+        let address = door.address
         var seeders: [RawClient] = []
         for s in 0..<sessions {
             let c = try RawClient(address, timeoutSeconds: 60)

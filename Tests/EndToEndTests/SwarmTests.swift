@@ -50,7 +50,9 @@ struct SwarmTests {
         let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
         try await net.run {
-            for f in folders { try await net.addSeeder(folder: f, extra: ["--max-upload-rate", "5MiB"]) }
+            // 24 MiB at 3 × 2 MiB/s: four seconds, so that the first checkpoint (after a second)
+            // is seen before the download ends even on a loaded machine.
+            for f in folders { try await net.addSeeder(folder: f, extra: ["--max-upload-rate", "2MiB"]) }
             try await Self.waitForPeers(net, name: "kill.bin", count: 3)
             let get = try Program("sonic-get", ["kill.bin", "--json", "--index", net.indexAddress.description,
                                                 "--peer-timeout", "2s"], directory: out)
@@ -95,19 +97,18 @@ struct SwarmTests {
     }
 
     @Test func aStalledPeerGivesItsPiecesBack() async throws {
-        // --tls off: the hand-made fake peer speaks plain frames; what is tested lies behind TLS unchanged.
         // Large enough that the stall detector (1 s) fires long before the good peer could
         // finish and rescue the stalled pieces by endgame duplication.
         let bytes = Harness.randomBytes(count: 24 << 20, seed: 4)
         let folders = try Self.sharedFolders(1, name: "stall.bin", bytes: bytes)
         let out = try Harness.temporaryDirectory("get")
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         defer { (folders + [out]).forEach { try? FileManager.default.removeItem(at: $0) } }
         try await net.run {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "8MiB"])
             try await Self.waitForPeers(net, name: "stall.bin", count: 1)
             let manifest = ManifestBuilder.manifest(of: bytes)
-            let staller = try FakePeer(index: net.indexAddress, file: SharedFile(
+            let staller = try await FakePeer(network: net, file: SharedFile(
                 name: "stall.bin", size: UInt64(bytes.count), contentID: manifest.contentID, fileHash: manifest.fileHash),
                 conversation: FakePeer.silent)
             defer { staller.stop() }

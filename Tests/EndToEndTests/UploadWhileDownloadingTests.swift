@@ -9,26 +9,25 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct UploadWhileDownloadingTests {
     @Test func aDownloaderServesItsVerifiedPiecesToSwarmPeersWhileItDownloads() async throws {
-        // --tls off: the hand-made client speaks plain frames; what is tested lies behind TLS unchanged.
         let size = 4 << 20
         let bytes = Harness.randomBytes(count: size, seed: 31)
         let pieceSize = Manifest.pieceSize(forFileSize: UInt64(size))
         let original = try Harness.sharedFolder("growing.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
-        let net = try await TestNetwork(tls: false)
+        let net = try await TestNetwork()
         try await net.run {
             // A slow seeder, so that the download is still running while the test asks.
             try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "1MiB"])
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
             let get = try Program("sonic-get", ["growing.bin", "--json", "--log-level", "info",
-                                                "--index", net.indexAddress.description], environment: Harness.plain, directory: out)
+                                                "--index", net.indexAddress.description], environment: net.environment, directory: out)
             var upload: Endpoint?
             try await Harness.waitUntil("sonic-get says where it serves") {
                 upload = Self.servingAddress(in: get.stderr)
                 return upload != nil
             }
-            let client = try RawClient(try #require(upload))
+            let client = try RawClient(try await net.plainDoor(to: try #require(upload)))
             _ = client.send(.hello(Hello(role: .client, features: [.swarm], agent: "swarm-test")))
             guard case .welcome(let welcome) = client.receive() else { Issue.record("no WELCOME"); return }
             #expect(welcome.features.contains(.swarm))
