@@ -11,14 +11,17 @@ import SonicCore
 public final class IndexWebApp: Service, Sendable {
     public struct Source: Sendable {
         public var address: Endpoint
+        /// The index's peer id (nil with `--tls off`).
+        public var peerID: PeerID?
         /// Peers online and files registered now.
         public var counts: @Sendable () -> (peers: Int, files: Int)
         /// Searches answered since the start.
         public var searches: @Sendable () -> UInt64
 
-        public init(address: Endpoint, counts: @escaping @Sendable () -> (peers: Int, files: Int),
+        public init(address: Endpoint, peerID: PeerID? = nil, counts: @escaping @Sendable () -> (peers: Int, files: Int),
                     searches: @escaping @Sendable () -> UInt64) {
             self.address = address
+            self.peerID = peerID
             self.counts = counts
             self.searches = searches
         }
@@ -61,7 +64,7 @@ public final class IndexWebApp: Service, Sendable {
         let last = searchesCounted.value
         if searches > last { searchesTotal.increment(by: Int64(clamping: searches - last)) }
         searchesCounted.set(searches)
-        return IndexWebStatus(address: source.address.description, peers_online: peers, files: files, searches_total: searches,
+        return IndexWebStatus(address: source.address.description, peer_id: source.peerID?.description, peers_online: peers, files: files, searches_total: searches,
                               searches_per_second: searchRate.sample(searches))
     }
 

@@ -11,6 +11,8 @@ struct IndexState: Codable, Sendable, Equatable {
 
 struct PeerStatus: Codable, Sendable {
     var address: String
+    /// This peer's id (the hash of its TLS key); nil with `--tls off`.
+    var peer_id: String?
     var http: String
     var folder_name: String
     var version: String
@@ -113,6 +115,8 @@ struct LoginRequest: Codable, Sendable {
 
 struct IndexWebStatus: Codable, Sendable {
     var address: String
+    /// The index's id (the hash of its TLS key); nil with `--tls off`.
+    var peer_id: String?
     var peers_online: Int
     var files: Int
     var searches_total: UInt64

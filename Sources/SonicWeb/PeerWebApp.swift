@@ -147,6 +147,7 @@ public final class PeerWebApp: Service, Sendable {
         let all = downloads.all
         return PeerStatus(
             address: peer.server.boundAddress.description,
+            peer_id: peer.transport.localPeerID?.description,
             http: httpAddress.value.map { "http://\($0)/" } ?? "",
             folder_name: URL(fileURLWithPath: peer.indexer.scanner.realRoot).lastPathComponent,
             version: peer.version,

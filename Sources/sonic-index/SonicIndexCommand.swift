@@ -98,7 +98,7 @@ struct SonicIndexCommand: AsyncParsableCommand {
             if let address = try web.address() {
                 services.append(try IndexWebApp(
                     configuration: WebConfiguration(binding: HTTPBinding(host: address.host, port: address.port), token: try web.token()),
-                    source: .init(address: server.boundAddress, counts: { let c = server.counts; return (c.sessions, c.files) },
+                    source: .init(address: server.boundAddress, peerID: listener.transport.localPeerID, counts: { let c = server.counts; return (c.sessions, c.files) },
                                   searches: { server.searchesServed }),
                     logger: logger, onRunning: { Console.out("http on http://\($0)/") }))
             }

@@ -24,6 +24,7 @@ struct WebAPITests {
                 ((s["indexes"] as? [[String: Any]])?.first?["reachable"] as? Bool) == true
             }
             #expect(status["address"] as? String == net.seederAddresses[1].description)
+            #expect(status["peer_id"] as? String == (try await web.program.announcedPeerID()).description)
             #expect(status["shared_files"] as? Int == 1)
             #expect((status["indexes"] as? [[String: Any]])?.first?["address"] as? String == net.indexAddress.description)
 
@@ -353,6 +354,7 @@ struct IndexWebTests {
                 ($0["files"] as? Int) == 1
             }
             #expect(status["address"] as? String == address.description)
+            #expect(status["peer_id"] as? String == (try await index.announcedPeerID()).description)
             #expect((status["peers_online"] as? Int ?? 0) >= 1)
             #expect((status["searches_total"] as? Int ?? 0) >= 1)
             let metrics = try await http.get("/metrics")
