@@ -159,7 +159,8 @@ public final class IndexServer: Service, Sendable {
                     // A copy of the table (copy on write): the page is measured outside the lock.
                     // Peers of other index processes sharing the store are looked up there.
                     let local = peerIDs.withLock { $0 }
-                    let elsewhere = try await store.peerIDs(at: local.unknownAddresses(in: found))
+                    let elsewhere = store.isShared && configuration.listener.transport.isOn
+                        ? try await store.peerIDs(at: local.unknownAddresses(in: found)) : [:]
                     let results = local.annotated(found, alsoKnown: elsewhere)
                     searchCounter.add(1, ordering: .relaxed)
                     logger.info("search", metadata: [

@@ -45,6 +45,10 @@ public protocol IndexStore: Sendable {
     /// processes that share the store: this process's server keeps its own sessions' ids.
     func recordPeerID(_ peerID: PeerID, of session: UInt64) async throws
 
+    /// Whether other index processes share this store (and so ``peerIDs(at:)`` can know
+    /// more than this process's own sessions).
+    var isShared: Bool { get }
+
     /// The peer ids proved by sessions of *other* index processes sharing the store, by the
     /// address they serve at (docs/PROTOCOL.md, RESULTS section 2).
     func peerIDs(at addresses: Set<Endpoint>) async throws -> [Endpoint: PeerID]
@@ -60,6 +64,8 @@ public protocol IndexStore: Sendable {
 
 extension IndexStore {
     /// A store of one process has nothing to share: the server's own table is complete.
+    public var isShared: Bool { false }
+
     public func recordPeerID(_ peerID: PeerID, of session: UInt64) async throws {}
 
     public func peerIDs(at addresses: Set<Endpoint>) async throws -> [Endpoint: PeerID] { [:] }

@@ -32,7 +32,7 @@ struct PeerIDTable: Sendable {
     /// `results` with each peer's id filled in where known (here, else in `alsoKnown`), cut
     /// short (from the end) if the ids would take the frame past its limit; `total` stays, so
     /// the client pages on.
-    func annotated(_ results: SearchResults, alsoKnown: [Endpoint: PeerID] = [:]) -> SearchResults {
+    func annotated(_ results: SearchResults, alsoKnown: [Endpoint: PeerID]) -> SearchResults {
         guard !byAddress.isEmpty || !alsoKnown.isEmpty else { return results }
         let id = { (peer: Endpoint) in byAddress[peer]?.id ?? alsoKnown[peer] }
         var out = results

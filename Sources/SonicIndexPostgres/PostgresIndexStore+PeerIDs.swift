@@ -4,6 +4,8 @@ import SonicCore
 import SonicIndex
 
 extension PostgresIndexStore {
+    public var isShared: Bool { true }
+
     /// Stores the peer id on the session's row, so that other index processes can list it.
     public func recordPeerID(_ peerID: PeerID, of session: UInt64) async throws {
         let process = try await processID.value()

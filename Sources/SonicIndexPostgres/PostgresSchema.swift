@@ -71,12 +71,15 @@ enum PostgresSchema {
         """
         DO $$ BEGIN
             IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                           WHERE table_name = 'sonic_sessions' AND column_name = 'peer_id') THEN
+                           WHERE table_schema = current_schema() AND table_name = 'sonic_sessions'
+                             AND column_name = 'peer_id') THEN
                 ALTER TABLE sonic_sessions ADD COLUMN peer_id bytea;
             END IF;
         END $$
         """,
         "CREATE INDEX IF NOT EXISTS sonic_partial_holdings_content ON sonic_partial_holdings (content_id)",
+        // The peer ids of a page's addresses (`peerIDs(at:)`) are looked up by address.
+        "CREATE INDEX IF NOT EXISTS sonic_sessions_address ON sonic_sessions (host, port)",
         "CREATE INDEX IF NOT EXISTS sonic_files_folded ON sonic_files USING gin (folded gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS sonic_files_name ON sonic_files (name)",
         "CREATE INDEX IF NOT EXISTS sonic_files_base_name ON sonic_files (base_name)",

@@ -145,18 +145,21 @@ public struct ServerListener: Sendable {
     }
 
     private static func closeUntaken(_ accepted: AcceptedConnections) async {
-        for connection in accepted.stop() {
-            try? await connection.executeThenClose { _, _ in }
+        await withDiscardingTaskGroup { group in
+            for connection in accepted.stop() {
+                group.addTask { try? await connection.executeThenClose { _, _ in } }
+            }
         }
     }
 }
 
 extension ServerListener {
     /// Tells an over-limit connection why, and closes it. Over TLS the ERROR waits for the
-    /// handshake: written before it completes, it would be dropped with the connection.
+    /// handshake (written before it completes, it would be dropped with the connection), but
+    /// at most a second: a refused connection must not hold its socket for long.
     static func refuse(_ connection: FrameChannel, _ reason: String) async {
         try? await connection.executeThenClose { _, outbound in
-            _ = try await connection.transportIdentities()
+            _ = try await connection.transportIdentities(within: .seconds(1))
             try await outbound.write(.error(ErrorMessage(.busy, reason)))
         }
     }

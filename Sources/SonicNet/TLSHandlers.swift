@@ -195,16 +195,33 @@ extension NIOAsyncChannel where Inbound == Message, Outbound == Message {
     /// Both ends' peer ids once the TLS handshake has completed (waiting for it if needed);
     /// nil on a plain connection.
     public func transportIdentities() async throws -> TransportIdentities? {
+        try await transportIdentities(within: nil)
+    }
+
+    /// The same, failing with ``SessionError/handshakeTimeout(seconds:)`` if the handshake has
+    /// not completed within `limit`.
+    func transportIdentities(within limit: TimeAmount?) async throws -> TransportIdentities? {
         let channel = self.channel
         return try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<TransportIdentities?> in
+            let identities: EventLoopFuture<TransportIdentities?>
             do {
-                return try channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).identities.map { $0 }
+                identities = try channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).identities.map { $0 }
             } catch ChannelPipelineError.notFound {
                 return channel.eventLoop.makeSucceededFuture(nil)
             } catch {
                 // The connection closed: its handlers are gone, whatever they were.
                 return channel.eventLoop.makeFailedFuture(SessionError.closed)
             }
+            guard let limit else { return identities }
+            let bounded = channel.eventLoop.makePromise(of: TransportIdentities?.self)
+            let timer = channel.eventLoop.scheduleTask(in: limit) {
+                bounded.fail(SessionError.handshakeTimeout(seconds: Double(limit.nanoseconds) / 1e9))
+            }
+            identities.whenComplete { result in
+                timer.cancel()
+                bounded.completeWith(result)
+            }
+            return bounded.futureResult
         }.get()
     }
 }

@@ -13,12 +13,14 @@ public struct IndexAnnouncer: Sendable {
     public var library: SharedLibrary
     public var listenPort: Int
     public var heartbeatInterval: Duration
+    /// Connects with an idle timeout well past the heartbeat: the index answers each heartbeat,
+    /// so a shorter one would drop the session between them (and the index would forget us).
     public var connector: Connector
     public var agent: String
     public var logger: Logger
     public var secret: NetworkSecret?
     /// The peer id the index must present (pins, known-indexes file).
-    public var trust = IndexTrust()
+    public var trust: IndexTrust
     /// Downloads in progress whose verified pieces this peer serves: announced as partial
     /// holdings (PARTIAL) to an index that speaks the swarm feature.
     public var partials: PartialHoldings?
@@ -31,15 +33,16 @@ public struct IndexAnnouncer: Sendable {
     public var pollInterval: Duration = .milliseconds(200)
 
     public init(index: Endpoint, library: SharedLibrary, listenPort: Int, heartbeatInterval: Duration,
-                connector: Connector, agent: String, secret: NetworkSecret? = nil, partials: PartialHoldings? = nil,
-                logger: Logger) {
+                transport: TransportSecurity, trust: IndexTrust = IndexTrust(), agent: String, secret: NetworkSecret? = nil,
+                partials: PartialHoldings? = nil, logger: Logger) {
+        self.trust = trust
         self.secret = secret
         self.partials = partials
         self.index = index
         self.library = library
         self.listenPort = listenPort
         self.heartbeatInterval = heartbeatInterval
-        self.connector = connector
+        self.connector = Connector(idleTimeout: TimeAmount(max(.seconds(30), heartbeatInterval * 3)), transport: transport)
         self.agent = agent
         var logger = logger
         logger[metadataKey: "index"] = "\(index)"

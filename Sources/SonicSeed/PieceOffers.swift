@@ -68,25 +68,26 @@ struct PieceOffers: Sendable {
     /// A trader asked for the manifest: the pieces its BITFIELD offers, and the new offers
     /// of a trader that was alone until now.
     mutating func join(_ connection: UInt64) -> (offered: PieceBitfield, others: [Offer]) {
+        // Asking for the manifest again changes nothing (its pieces must not be counted twice).
+        if let joined = traders[connection] { return (joined.offered, []) }
         let none = PieceBitfield(pieceCount: pieceCount)
         guard !traders.isEmpty else {
             let everything = all
             traders[connection] = Trader(offered: everything, held: none, everything: true)
             return (everything, [])
         }
+        // Only a trader that was alone until now is offered everything.
+        let wasAlone = traders.count == 1 ? traders.first.flatMap { $0.value.everything ? $0 : nil } : nil
         traders[connection] = Trader(offered: none, held: none, everything: false)
         refill(connection)
-        var others: [Offer] = []
-        // The trader that was alone is offered a few pieces now, like everyone else.
-        for (other, trader) in traders where other != connection && trader.everything {
-            traders[other]!.everything = false
-            traders[other]!.offered = PieceBitfield(pieceCount: pieceCount, pieces: trader.held.pieces + trader.fetching)
-            refill(other)
-            // What it may still fetch here: its new offers and the pieces it is fetching.
-            let offered = traders[other]!.outstanding.union(trader.fetching)
-            others.append(.only(connection: other, PieceBitfield(pieceCount: pieceCount, pieces: offered)))
-        }
-        return (traders[connection]!.offered, others)
+        guard let (other, trader) = wasAlone else { return (traders[connection]!.offered, []) }
+        // It is offered a few pieces now, like everyone else.
+        traders[other]!.everything = false
+        traders[other]!.offered = PieceBitfield(pieceCount: pieceCount, pieces: trader.held.pieces + trader.fetching)
+        refill(other)
+        // What it may still fetch here: its new offers and the pieces it is fetching.
+        let offered = traders[other]!.outstanding.union(trader.fetching)
+        return (traders[connection]!.offered, [.only(connection: other, PieceBitfield(pieceCount: pieceCount, pieces: offered))])
     }
 
     /// The trader requested `pieces`; returns the new offers.

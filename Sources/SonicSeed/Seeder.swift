@@ -67,9 +67,9 @@ public final class Seeder: Service, Sendable {
             for index in configuration.indexes {
                 var announcer = IndexAnnouncer(
                     index: index, library: server.library, listenPort: server.boundAddress.port,
-                    heartbeatInterval: configuration.heartbeatInterval, connector: Connector(transport: configuration.transport),
-                    agent: configuration.agent, secret: configuration.secret, partials: server.partials, logger: logger)
-                announcer.trust = configuration.trust
+                    heartbeatInterval: configuration.heartbeatInterval, transport: configuration.transport,
+                    trust: configuration.trust, agent: configuration.agent, secret: configuration.secret,
+                    partials: server.partials, logger: logger)
                 group.addTask { try await announcer.run() }
             }
             if indexer != nil {

@@ -134,10 +134,9 @@ struct SonicGetCommand: AsyncParsableCommand {
                         for index in setup.indexes {
                             var announcer = IndexAnnouncer(
                                 index: index, library: uploads.library, listenPort: uploads.boundAddress.port,
-                                heartbeatInterval: .seconds(5), connector: IndexClient.connector(security), agent: "sonic-get",
+                                heartbeatInterval: .seconds(5), transport: security, trust: trust, agent: "sonic-get",
                                 secret: networkSecret, partials: uploads.partials, logger: logger)
                             announcer.outageLogLevel = .debug
-                            announcer.trust = trust
                             group.addTask {
                                 // A refusal ends only the announcements: the download goes on.
                                 do { try await announcer.run() } catch {

@@ -114,6 +114,7 @@ final class TestNetwork: @unchecked Sendable {
     let stateDirectory: URL
     /// Added to every program's environment: `SONIC_TLS=off` for a network without TLS.
     let environment: [String: String]
+    let tls: Bool
     /// Plain doors into the network's TLS servers (``plainDoor(to:)``) and TLS fronts of
     /// plain fake peers (``tlsFront(for:)``), stopped with it.
     private var doors: [Endpoint: ForwardingProxy] = [:]
@@ -122,6 +123,7 @@ final class TestNetwork: @unchecked Sendable {
     /// `tls: false` runs every program of the network with `--tls off` (through `SONIC_TLS`).
     init(heartbeatTimeout: String = "15s", tls: Bool = true) async throws {
         stateDirectory = try Harness.temporaryDirectory("state")
+        self.tls = tls
         environment = tls ? [:] : Harness.plain
         index = try Program("sonic-index", ["--port", "0", "--heartbeat-timeout", heartbeatTimeout], environment: environment)
         indexAddress = try await index.listeningAddress()
@@ -195,7 +197,7 @@ final class TestNetwork: @unchecked Sendable {
     /// Where a hand-made client that speaks plain frames (``RawClient``) reaches the TLS
     /// server at `target`: one door per server, for every connection to it.
     func plainDoor(to target: Endpoint) async throws -> Endpoint {
-        if environment == Harness.plain { return target }
+        guard tls else { return target }
         if let door = doors[target] { return door.address }
         let door = try await ForwardingProxy.plainDoor(to: target)
         doors[target] = door
@@ -205,7 +207,7 @@ final class TestNetwork: @unchecked Sendable {
     /// Where the programs of a TLS network reach a fake peer that speaks plain frames at
     /// `plain`: a TLS front with the doors' identity.
     func tlsFront(for plain: Endpoint) async throws -> Endpoint {
-        if environment == Harness.plain { return plain }
+        guard tls else { return plain }
         let front = try await ForwardingProxy(target: plain, listenTLS: ForwardingProxy.testCredentials)
         fronts.append(front)
         return front.address

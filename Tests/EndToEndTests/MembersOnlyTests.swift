@@ -36,6 +36,8 @@ struct MembersOnlyTests {
             _ = try await p.waitForExit()
             return p
         }
+        // Over TLS, a plain door for the hand-made clients; stopped with the programs.
+        let door = tls ? try await ForwardingProxy.plainDoor(to: seederAddress) : nil
         do {
             // The member's files appear (the secret also works through the environment).
             let deadline = ContinuousClock.now + .seconds(20)
@@ -67,8 +69,6 @@ struct MembersOnlyTests {
             #expect(try await get.waitForExit() == 0, "\(get.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("readme.txt"))
                 == Harness.sha256(ofFile: Harness.fixtures.appendingPathComponent("readme.txt")))
-            let door = tls ? try await ForwardingProxy.plainDoor(to: seederAddress) : nil
-            defer { if let door { Task { await door.stop() } } }
             let raw = try RawClient(door?.address ?? seederAddress)
             raw.send(.hello(Hello(role: .client, agent: "outsider")))
             guard case .challenge = raw.receive() else { Issue.record("no challenge from a members-only seeder"); return }
@@ -86,9 +86,11 @@ struct MembersOnlyTests {
             #expect(try await outsider.waitForExit(timeout: .seconds(20)) == 6)
             #expect(outsider.stderr.contains("sonic-seed: the index at \(indexAddress) refused this peer"), "\(outsider.stderr)")
         } catch {
+            await door?.stop()
             for p in [outsider, seeder, index] { await p.stop() }
             throw error
         }
+        await door?.stop()
         for p in [outsider, seeder, index] { await p.stop() }
     }
 

@@ -20,6 +20,8 @@ import Synchronization
 /// ``RawClient`` calls of a test hold that pool's threads.
 final class ForwardingProxy: Sendable {
     let address: Endpoint
+    /// The identity it presents to the clients it accepts, with `listenTLS`.
+    let identity: PeerIdentity?
     private let channel: any Channel
     private let connections = OpenChannels()
     private let captured = Capture()
@@ -41,6 +43,14 @@ final class ForwardingProxy: Sendable {
     /// The credentials of the plain-frame side of every door: one identity per test run.
     static let testCredentials = try! TLSCredentials(identity: PeerIdentity.generate())
 
+    /// A man in the middle: accepts TLS with a certificate of its own, opens TLS to `target`
+    /// with the same one, and passes every byte inside along both ways unchanged.
+    static func manInTheMiddle(listen: Endpoint = Endpoint(host: "127.0.0.1", port: 0), target: Endpoint) async throws
+        -> ForwardingProxy {
+        let credentials = try TLSCredentials(identity: PeerIdentity.generate())
+        return try await ForwardingProxy(listen: listen, target: target, listenTLS: credentials, targetTLS: credentials)
+    }
+
     /// A plain door into the TLS server at `target`, on a port of the OS's choice.
     static func plainDoor(to target: Endpoint) async throws -> ForwardingProxy {
         try await ForwardingProxy(target: target, targetTLS: testCredentials)
@@ -48,6 +58,7 @@ final class ForwardingProxy: Sendable {
 
     init(listen: Endpoint = Endpoint(host: "127.0.0.1", port: 0), target: Endpoint,
          listenTLS: TLSCredentials? = nil, targetTLS: TLSCredentials? = nil) async throws {
+        identity = listenTLS?.identity
         let (connections, captured) = (self.connections, self.captured)
         let record: @Sendable (ByteBuffer) -> Void = { buffer in
             captured.bytes.withLock { $0 += buffer.readableBytesView }
@@ -101,20 +112,6 @@ final class ForwardingProxy: Sendable {
     func stop() async {
         try? await channel.close()
         for open in connections.all() { try? await open.close() }
-    }
-
-    /// Copies each side's frames to the other until either side closes.
-    static func splice<T: Sendable>(_ a: NIOAsyncChannel<T, T>, _ b: NIOAsyncChannel<T, T>) async throws {
-        try await a.executeThenClose { aIn, aOut in
-            try await b.executeThenClose { bIn, bOut in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { for try await x in aIn { try await bOut.write(x) } }
-                    group.addTask { for try await x in bIn { try await aOut.write(x) } }
-                    try await group.next()
-                    group.cancelAll()
-                }
-            }
-        }
     }
 }
 
@@ -218,36 +215,3 @@ final class GlueHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension GlueHandler: Sendable {}
-
-/// A man in the middle: accepts TLS with its own certificate, opens TLS to `target` with the
-/// same certificate, and passes every frame along both ways unchanged.
-final class RelayingProxy: Sendable {
-    let address: Endpoint
-    let identity: PeerIdentity
-    private let listener: ServerListener
-    private let task: Task<Void, any Error>
-
-    init(listen: Endpoint, target: Endpoint) async throws {
-        identity = try PeerIdentity.generate()
-        let transport = try TransportSecurity.tls(identity)
-        listener = try await ServerListener.bind(.init(host: listen.host, port: listen.port, idleTimeout: .seconds(30),
-                                                       connections: .init(total: 64, perIP: 64), transport: transport))
-        address = listener.boundAddress
-        let listener = self.listener
-        task = Task {
-            try await listener.serve { client in
-                guard let server = try? await Connector(connectTimeout: .seconds(5), idleTimeout: nil, transport: transport)
-                    .connect(to: target) else {
-                    try? await client.executeThenClose { _, _ in }
-                    return
-                }
-                try? await ForwardingProxy.splice(client, server)
-            }
-        }
-    }
-
-    func stop() async {
-        task.cancel()
-        try? await listener.channel.channel.close()
-    }
-}

@@ -47,14 +47,14 @@ import Testing
             let idA = try await seederA.announcedPeerID()
             // B's listed address is held by a man in the middle with its own certificate.
             let b = try await seederBehind(net, folder: folderB, state: stateB)
-            let relay = try await RelayingProxy(listen: b.advertised, target: b.real)
+            let relay = try await ForwardingProxy.manInTheMiddle(listen: b.advertised, target: b.real)
             defer { Task { await relay.stop() } }
             _ = try await net.waitForSearch { ($0.first?["peers"] as? [String])?.count == 2 }
 
             let (status, json, program) = try await net.get("big.bin", ["-o", out.path], directory: out)
             #expect(status == 0, "\(program.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("big.bin")) == SHA256Hash.of(bytes).hex)
-            #expect(program.stderr.contains("security: \(b.advertised) presented peer id \(relay.identity.peerID)"))
+            #expect(program.stderr.contains("security: \(b.advertised) presented peer id \(try #require(relay.identity).peerID)"))
             let refused = json?["refused_peers"] as? [String] ?? []
             #expect(refused.count == 1 && refused[0].contains(b.advertised.description))
             let used = (json?["peers"] as? [[String: Any]] ?? []).filter { ($0["pieces"] as? Int ?? 0) > 0 }
@@ -143,7 +143,7 @@ import Testing
         let index = try Program("sonic-index", ["--port", "0", "--secret-file", secretFile.path])
         defer { index.stopNow() }
         let address = try await index.listeningAddress()
-        let relay = try await RelayingProxy(listen: Endpoint(host: "127.0.0.1", port: 0), target: address)
+        let relay = try await ForwardingProxy.manInTheMiddle(target: address)
         defer { Task { await relay.stop() } }
 
         func search(_ through: Endpoint, secret: String) async throws -> Program {

@@ -83,6 +83,31 @@ struct UploadWhileDownloadingTests {
         }
     }
 
+    /// A downloader announces what it holds in part on one index session for the whole
+    /// download, even when no piece arrives for longer than a heartbeat: a session dropped
+    /// between heartbeats would have the index forget it, then greet it again.
+    @Test func itsIndexSessionOutlastsSlowPieces() async throws {
+        // Two 1 MiB pieces at 256 KiB/s: four seconds without a new piece to announce.
+        let bytes = Harness.randomBytes(count: 2 << 20, seed: 34)
+        let original = try Harness.sharedFolder("slow.bin", bytes)
+        let out = try Harness.temporaryDirectory("get")
+        defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
+        let net = try await TestNetwork()
+        try await net.run {
+            try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "256KiB"])
+            _ = try await net.waitForSearch([], until: { !$0.isEmpty })
+            let get = try Program("sonic-get", ["slow.bin", "--json", "--log-level", "info",
+                                                "--index", net.indexAddress.description], directory: out)
+            #expect(try await get.waitForExit() == 0, "stderr: \(get.stderr)")
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("slow.bin")) == SHA256Hash.of(bytes).hex)
+            let port = try #require(Self.servingAddress(in: get.stderr)).port
+            let greetings = net.index.stderr.split(separator: "\n").filter {
+                $0.contains(" hello") && $0.contains("serves=127.0.0.1:\(port)")
+            }
+            #expect(greetings.count == 1, "\(greetings)")
+        }
+    }
+
     @Test func aSeederThatAppearsDuringTheDownloadIsUsed() async throws {
         let bytes = Harness.randomBytes(count: 6 << 20, seed: 33)
         let folders = try SwarmTests.sharedFolders(2, name: "latecomer.bin", bytes: bytes)

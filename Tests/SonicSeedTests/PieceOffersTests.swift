@@ -105,6 +105,23 @@ import Testing
         #expect(freed.count == 1)
     }
 
+    @Test func askingForTheManifestAgainChangesNothing() {
+        var offers = PieceOffers(pieceCount: 4, window: 2, seed: 13)
+        _ = offers.join(1)
+        let (window, _) = offers.join(2)
+        let (again, others) = offers.join(2)
+        #expect(again == window && others.isEmpty)
+        // Trader 1 leaves: trader 2, alone, is offered everything; a new trader 3 then shares the
+        // pieces with it, every piece free again (nothing was counted twice).
+        _ = offers.leave(1)
+        let (third, downgrade) = offers.join(3)
+        guard case .only(connection: 2, let second)? = downgrade.first else {
+            Issue.record("trader 2 was not given a window: \(downgrade)")
+            return
+        }
+        #expect(Set(third.pieces).union(second.pieces) == Set(0..<4))
+    }
+
     @Test func theLastTraderLeftIsOfferedEverything() {
         var offers = PieceOffers(pieceCount: 8, window: 2, seed: 10)
         _ = offers.join(1)
