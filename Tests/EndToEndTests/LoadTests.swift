@@ -17,7 +17,10 @@ struct LoadTests {
     @Test func theIndexHoldsManySessionsAndKeepsAnsweringSearches() async throws {
         let sessions = Self.setting("SONIC_LOAD_SESSIONS", default: 300)
         let filesPerSession = 100
-        let index = try Program("sonic-index", ["--port", "0", "--max-connections-per-ip", "\(sessions + 100)",
+        // The sessions send no heartbeats: on a busy machine registering them all can take
+        // longer than the default 15 s timeout, which would forget the first ones.
+        let index = try Program("sonic-index", ["--port", "0", "--heartbeat-timeout", "10m",
+                                                "--max-connections-per-ip", "\(sessions + 100)",
                                                 "--max-connections", "\(sessions + 100)", "--log-level", "warning"])
         let door = try await ForwardingProxy.plainDoor(to: try await index.listeningAddress())
         let address = door.address

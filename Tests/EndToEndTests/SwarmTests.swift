@@ -83,7 +83,7 @@ struct SwarmTests {
             try await Self.waitForPeers(net, name: "rot.bin", count: 3)
             // Bit rot under unchanged metadata: seeder 0 keeps announcing the old content id
             // (same size, same mtime) but now serves different bytes in every piece.
-            try Self.corruptKeepingMetadata(folders[0].appendingPathComponent("rot.bin"), pieceSize: 1 << 20)
+            try Self.corruptKeepingMetadata(folders[0].appendingPathComponent("rot.bin"), pieceSize: Manifest.pieceSize(forFileSize: UInt64(bytes.count)))
             let (status, json, program) = try await net.get("rot.bin", ["--peer-timeout", "3s"], directory: out)
             #expect(status == 0, "stderr: \(program.stderr)")
             #expect(try Harness.sha256(ofFile: out.appendingPathComponent("rot.bin")) == SHA256Hash.of(bytes).hex)

@@ -17,11 +17,12 @@ struct TerminalProgressTests {
             try await net.addSeeder(folder: folder)
             let results = try await net.waitForSearch([], until: { !$0.isEmpty })
             let contentID = try #require(results.first?["content_id"] as? String)
-            // An earlier run left pieces 0 and 1.
+            // An earlier run left the first 2 MiB: pieces 0 to 7 of twelve 256 KiB pieces.
+            #expect(Manifest.pieceSize(forFileSize: UInt64(bytes.count)) == 256 << 10)
             var partial = bytes
             for i in (2 << 20)..<partial.count { partial[i] = 0 }
             try Data(partial).write(to: out.appendingPathComponent("." + name + ".sonic-part"))
-            let record = #"{"version":1,"contentID":"\#(contentID)","pieceCount":3,"verified":"c0"}"#
+            let record = #"{"version":1,"contentID":"\#(contentID)","pieceCount":12,"verified":"ff00"}"#
             try Data(record.utf8).write(to: out.appendingPathComponent("." + name + ".sonic-resume"))
 
             let get = Harness.binDirectory.appendingPathComponent("sonic-get").path
@@ -39,8 +40,8 @@ struct TerminalProgressTests {
             #expect(redraws.contains { $0.contains("…") && $0.contains(".bin") }, "no shortened name: \(redraws)")
             let percentages = Set(redraws.compactMap { $0.split(separator: " ").first { $0.hasSuffix("%") } })
             #expect(percentages.count >= 4, "progress moved only by whole pieces: \(percentages)")
-            #expect(screen.contains("resuming 2/3 pieces already verified"), "\(screen)")
-            #expect(screen.contains("2/3 pieces resumed"), "\(screen)")
+            #expect(screen.contains("resuming 8/12 pieces already verified"), "\(screen)")
+            #expect(screen.contains("8/12 pieces resumed"), "\(screen)")
         }
     }
 }

@@ -87,14 +87,14 @@ struct UploadWhileDownloadingTests {
     /// download, even when no piece arrives for longer than a heartbeat: a session dropped
     /// between heartbeats would have the index forget it, then greet it again.
     @Test func itsIndexSessionOutlastsSlowPieces() async throws {
-        // Two 1 MiB pieces at 256 KiB/s: four seconds without a new piece to announce.
-        let bytes = Harness.randomBytes(count: 2 << 20, seed: 34)
+        // Two 256 KiB pieces at 64 KiB/s: four seconds without a new piece to announce.
+        let bytes = Harness.randomBytes(count: 512 << 10, seed: 34)
         let original = try Harness.sharedFolder("slow.bin", bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let net = try await TestNetwork()
         try await net.run {
-            try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "256KiB"])
+            try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "64KiB"])
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
             let get = try Program("sonic-get", ["slow.bin", "--json", "--log-level", "info",
                                                 "--index", net.indexAddress.description], directory: out)

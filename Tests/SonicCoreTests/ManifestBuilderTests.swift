@@ -47,9 +47,9 @@ struct ManifestBuilderTests {
     @Test func defaultPieceSizeAcrossPieceBoundaries() throws {
         let data = patternBytes(count: 2 * (1 << 20) + 12_345)
         let whole = ManifestBuilder.manifest(of: data)
-        #expect(whole.pieceSize == 1 << 20)
-        #expect(whole.pieceCount == 3)
-        #expect(whole == reference(data, pieceSize: 1 << 20))
+        #expect(whole.pieceSize == 256 << 10)
+        #expect(whole.pieceCount == 9)
+        #expect(whole == reference(data, pieceSize: 256 << 10))
         #expect(try build(data, pieceSize: nil, chunks: [100_003, 65_536, 1 << 20]) == whole)
     }
 
@@ -74,7 +74,7 @@ struct ManifestBuilderTests {
     }
 
     @Test func pieceSizeDefaultsToTheRuleForTheFileSize() {
-        #expect(ManifestBuilder(fileSize: 10).pieceSize == 1 << 20)
+        #expect(ManifestBuilder(fileSize: 10).pieceSize == 256 << 10)
         #expect(ManifestBuilder(fileSize: 40 << 30).pieceSize == Manifest.pieceSize(forFileSize: 40 << 30))
         #expect(ManifestBuilder(fileSize: 10, pieceSize: 4).pieceSize == 4)
     }

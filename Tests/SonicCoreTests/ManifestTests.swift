@@ -15,26 +15,26 @@ struct ManifestEncodingTests {
             534e4d46
             01
             0000000000000003
-            00100000
+            00040000
             00000001
             \(Self.abcHash)
             \(Self.abcHash)
             """)
         #expect(manifest.canonicalEncoding == expected)
         #expect(manifest.canonicalEncoding.count == Manifest.headerLength + 32)
-        #expect(manifest.contentID.hex == "fc126da7c33876acf36744726a255fd00fd6eec862e3264a787863dfcaf67e92")
+        #expect(manifest.contentID.hex == "17c02bb17217a23c3a98dbe414dd439ce493ed46d8f676a1b486d9cf2aaa89be")
     }
 
     @Test func layoutOfEmptyFile() {
         let manifest = ManifestBuilder.manifest(of: [])
         let expected = hexBytes("""
-            534e4d46 01 0000000000000000 00100000 00000000
+            534e4d46 01 0000000000000000 00040000 00000000
             \(Self.emptyHash)
             """)
         #expect(manifest.pieceCount == 0)
         #expect(manifest.canonicalEncoding == expected)
         #expect(manifest.canonicalEncoding.count == Manifest.headerLength)
-        #expect(manifest.contentID.hex == "4d2814464529de06357f2a6c39630abe90d926c39368a1be2a748ff0387467f1")
+        #expect(manifest.contentID.hex == "dffc91cf6a898a9fc82df69130b9c4e4a4ffd0a5cf2c52715a014b6f43fc89c6")
     }
 
     @Test func layoutWithSeveralPiecesAndShortLastPiece() {
@@ -139,9 +139,9 @@ struct ContentIDTests {
 
     @Test func shortHexIsTwelveDigitPrefix() {
         let id = ManifestBuilder.manifest(of: Array("abc".utf8)).contentID
-        #expect(id.shortHex == "fc126da7c338")
+        #expect(id.shortHex == "17c02bb17217")
         #expect(id.description == id.hex)
-        #expect(id.hash.hasHexPrefix("FC126DA"))
+        #expect(id.hash.hasHexPrefix("17C02BB"))
     }
 }
 
@@ -203,9 +203,14 @@ struct PieceGeometryTests {
     static let gib: UInt64 = 1 << 30
 
     @Test(arguments: [
-        (UInt64(0), 1 << 20),
-        (1, 1 << 20),
-        (mib, 1 << 20),
+        (UInt64(0), 256 << 10),
+        (1, 256 << 10),
+        (mib, 256 << 10),
+        (64 * mib, 256 << 10),        // 256 pieces of 256 KiB
+        (64 * mib + 1, 512 << 10),
+        (128 * mib, 512 << 10),
+        (128 * mib + 1, 1 << 20),
+        (256 * mib, 1 << 20),
         (16 * gib, 1 << 20),          // exactly 16384 pieces of 1 MiB
         (16 * gib + 1, 2 << 20),      // one byte more: doubling
         (32 * gib, 2 << 20),
@@ -225,8 +230,11 @@ struct PieceGeometryTests {
         while size <= 1024 * Self.gib {
             let pieceSize = Manifest.pieceSize(forFileSize: size)
             #expect(Manifest.pieceCount(fileSize: size, pieceSize: pieceSize) <= Manifest.maximumPieceCount)
+            #expect(pieceSize >= Manifest.smallestDefaultPieceSize)
             if pieceSize > Manifest.defaultPieceSize {
                 #expect(Manifest.pieceCount(fileSize: size, pieceSize: pieceSize / 2) > Manifest.maximumPieceCount)
+            } else if pieceSize > Manifest.smallestDefaultPieceSize {
+                #expect(Manifest.pieceCount(fileSize: size, pieceSize: pieceSize / 2) > Manifest.swarmPieceCount)
             }
             size = size * 3 + 7
         }

@@ -43,10 +43,11 @@ struct SwarmPolicySimulation {
     var peakInFlight = 0
     var now: ContinuousClock.Instant { origin + elapsed }
 
-    /// A file of `fileSize` bytes (the usual piece size for it) whose piece hashes are
-    /// stand-ins: the simulation reports the right or wrong digest, it never hashes.
-    static func manifest(fileSize: UInt64) -> Manifest {
-        let pieceSize = Manifest.pieceSize(forFileSize: fileSize)
+    /// A file of `fileSize` bytes (in pieces of `pieceSize`, by default the usual size for
+    /// it) whose piece hashes are stand-ins: the simulation reports the right or wrong
+    /// digest, it never hashes.
+    static func manifest(fileSize: UInt64, pieceSize: Int? = nil) -> Manifest {
+        let pieceSize = pieceSize ?? Manifest.pieceSize(forFileSize: fileSize)
         let count = Manifest.pieceCount(fileSize: fileSize, pieceSize: pieceSize)
         return Manifest(fileSize: fileSize, pieceSize: pieceSize, fileHash: .of([0xFF]),
                         pieceHashes: (0..<count).map { SHA256Hash.of(Array("piece \($0)".utf8)) })

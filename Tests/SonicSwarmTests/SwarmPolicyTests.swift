@@ -5,7 +5,7 @@ import Testing
 /// Single events against the swarm policy: what each one decides, in virtual time.
 @Suite("SwarmPolicy: events and actions")
 struct SwarmPolicyTests {
-    static let manifest = SwarmPolicySimulation.manifest(fileSize: 4 << 20)  // four 1 MiB pieces
+    static let manifest = SwarmPolicySimulation.manifest(fileSize: 4 << 20, pieceSize: 1 << 20)  // four 1 MiB pieces
     static let endpoints = (0..<3).map { Endpoint(host: "127.0.0.1", port: 7000 + $0) }
 
     static func policy(peers: Int = 2, settings: SwarmPolicy.Settings = .init()) -> SwarmPolicy {
@@ -93,7 +93,7 @@ struct SwarmPolicyTests {
 
     @Test func theFirstStoredCopyWinsAndTheOtherRequestIsCancelledOnItsConnection() {
         // Two peers, one piece: the second gets a duplicate once the first request is old.
-        let manifest = SwarmPolicySimulation.manifest(fileSize: 1 << 20)
+        let manifest = SwarmPolicySimulation.manifest(fileSize: 1 << 20, pieceSize: 1 << 20)
         var policy = SwarmPolicy(manifest: manifest, peers: Array(Self.endpoints.prefix(2)), alreadyVerified: [],
                                  settings: .init())
         _ = policy.connected(0, now: at(0))
