@@ -65,7 +65,7 @@ public final class Seeder: Service, Sendable {
                 }
             }
             for index in configuration.indexes {
-                var announcer = IndexAnnouncer(
+                let announcer = IndexAnnouncer(
                     index: index, library: server.library, listenPort: server.boundAddress.port,
                     heartbeatInterval: configuration.heartbeatInterval, transport: configuration.transport,
                     trust: configuration.trust, agent: configuration.agent, secret: configuration.secret,

@@ -1,3 +1,4 @@
+import CSystemShims
 import SonicCore
 import SonicWire
 
@@ -9,23 +10,30 @@ extension SearchIndex {
     /// names' holdings marking contents in a bit set; the page comes from a heap of the M
     /// names popped in name order only until `offset + limit` groups are found, and only
     /// those groups are built. So the first 100 of 100 000 matches sorts nothing but the
-    /// names it pops.
+    /// names it pops. The matches of a query with several words are scattered through the
+    /// tables, so the two walks over them prefetch a few names ahead.
     public func search(_ request: SearchRequest, excluding requester: UInt64? = nil) -> SearchResults {
-        let matched = matchingNames(request)
-        var isMatched = BitSet(count: names.count)
-        for id in matched { isMatched.insert(Int(id)) }
+        let matches = matchingNames(request)
+        let matched = matches.ids
 
         var counted = BitSet(count: contents.count)
         var total = 0
-        for name in matched {
-            forEachHolding(ofName: name) { h in
-                if h.session != requester && counted.insert(Int(h.content)) { total += 1 }
+        holdings.withUnsafeBufferPointer { allHoldings in
+            // The names' first holdings, scattered like the names: asked for ahead (NameTable.filter).
+            for ahead in matched.prefix(NameTable.prefetchDistance / 2) { prefetchFirstHolding(ofName: ahead, allHoldings) }
+            for (i, name) in matched.enumerated() {
+                if i + NameTable.prefetchDistance / 2 < matched.count {
+                    prefetchFirstHolding(ofName: matched[i + NameTable.prefetchDistance / 2], allHoldings)
+                }
+                forEachHolding(ofName: name) { h in
+                    if h.session != requester && counted.insert(Int(h.content)) { total += 1 }
+                }
             }
         }
 
         let limit = min(Int(request.limit), limits.maximumResultsPerPage)
         let wanted = min(Int(request.offset), total) + limit
-        var heap = NameHeap(matched, table: names)
+        var heap = NameHeap(matches, table: names)
         var emitted = Set<UInt32>()
         var ordered: [UInt32] = []
         while ordered.count < wanted, let name = heap.popFirst() {
@@ -39,7 +47,7 @@ extension SearchIndex {
         var page: [SearchResult] = []
         var budget = WireSize.resultsPageBudget
         for content in ordered.dropFirst(Int(request.offset)).prefix(limit) {
-            let result = group(content, isMatched: isMatched, excluding: requester)
+            let result = group(content, matched: matched, excluding: requester)
             let size = result.encodedLength
             guard size <= budget else { break }
             budget -= size
@@ -49,18 +57,24 @@ extension SearchIndex {
     }
 
     /// Live names matching the request, ascending by id.
-    func matchingNames(_ request: SearchRequest) -> [UInt32] {
+    func matchingNames(_ request: SearchRequest) -> NameTable.Matches {
         let isLive = { (id: UInt32) in firstOfName[Int(id)] != SearchIndex.none }
         switch request.mode {
         case .exact:
-            return names.exactMatches(request.query).filter(isLive)
+            let ids = names.exactMatches(request.query).filter(isLive).sorted()
+            return NameTable.Matches(ids: ids, sortPrefixes: ids.map(names.sortPrefix(of:)))
         case .keyword:
             let words = SearchText.words(of: request.query)
-            if let candidates = names.candidates(containing: words) {
-                return names.filter(candidates, containing: words, isLive: isLive)
+            let candidates = names.candidates(containing: words) ?? Array(0..<UInt32(names.count))
+            return firstOfName.withUnsafeBufferPointer { first in
+                names.filter(candidates, containing: words, isLive: isLive) { sonic_prefetch(first.baseAddress! + Int($0)) }
             }
-            return names.filter(0..<UInt32(names.count), containing: words, isLive: isLive)
         }
+    }
+
+    private func prefetchFirstHolding(ofName name: UInt32, _ all: UnsafeBufferPointer<Holding>) {
+        let slot = firstOfName[Int(name)]
+        if slot != SearchIndex.none { sonic_prefetch(all.baseAddress! + Int(slot)) }
     }
 
     private func forEachHolding(ofName name: UInt32, _ body: (Holding) -> Void) {
@@ -72,14 +86,15 @@ extension SearchIndex {
         }
     }
 
-    /// One content's result: the matching names it is shared under and its peers.
-    private func group(_ content: UInt32, isMatched: BitSet, excluding requester: UInt64?) -> SearchResult {
+    /// One content's result: the matching names (`matched`, ascending) it is shared under and
+    /// its peers.
+    private func group(_ content: UInt32, matched: [UInt32], excluding requester: UInt64?) -> SearchResult {
         var groupNames = Set<String>()
         var peers = Set<Endpoint>()
         var slot = firstOfContent[Int(content)]
         while slot != SearchIndex.none {
             let h = holdings[Int(slot)]
-            if h.session != requester && isMatched.contains(Int(h.name)), let address = addresses[h.session] {
+            if h.session != requester && Self.sortedIDs(matched, contain: h.name), let address = addresses[h.session] {
                 groupNames.insert(names[h.name])
                 peers.insert(address)
             }
@@ -92,6 +107,18 @@ extension SearchIndex {
             contentID: c.id, size: c.size, fileHash: c.fileHash,
             names: Array(sortedNames.prefix(WireLimits.maximumPeersPerResult)),
             peers: Array(sortedPeers.prefix(WireLimits.maximumPeersPerResult)))
+    }
+}
+
+extension SearchIndex {
+    /// Whether `ids`, ascending, contain `id`: a binary search.
+    static func sortedIDs(_ ids: [UInt32], contain id: UInt32) -> Bool {
+        var low = 0, high = ids.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ids[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low < ids.count && ids[low] == id
     }
 }
 
@@ -131,8 +158,8 @@ struct BitSet {
 ///
 /// Each entry carries the first 16 bytes of its name (big-endian, zero-padded), so most
 /// comparisons are two integer compares; only names that agree on all 16 bytes are compared
-/// in the arena. The keys are read once per match, right after the byte check has brought
-/// the name into the cache.
+/// in the arena. The keys come with the matches (``NameTable/filter(_:containing:isLive:prefetch:)``
+/// takes them while it checks the bytes), so building the heap touches no name again.
 struct NameHeap {
     private struct Entry {
         var high: UInt64, low: UInt64
@@ -142,11 +169,10 @@ struct NameHeap {
     private var entries: [Entry]
     private let table: NameTable
 
-    init(_ ids: [UInt32], table: NameTable) {
+    init(_ matches: NameTable.Matches, table: NameTable) {
         self.table = table
-        entries = ids.map { id in
-            let (high, low) = table.sortPrefix(of: id)
-            return Entry(high: high, low: low, id: id)
+        entries = zip(matches.ids, matches.sortPrefixes).map { id, prefix in
+            Entry(high: prefix.high, low: prefix.low, id: id)
         }
         var i = entries.count / 2
         while i > 0 {
