@@ -11,8 +11,11 @@ import Testing
     /// really served by a proxy in front of it: the seeder itself listens on 127.0.0.2:P.
     func seederBehind(_ net: TestNetwork, folder: URL, state: URL, environment: [String: String] = [:])
         async throws -> (seeder: Program, real: Endpoint, advertised: Endpoint) {
-        let seeder = try await net.addSeeder(folder: folder, extra: ["--host", "127.0.0.2"], environment: environment,
-                                             stateDirectory: state)
+        // A port free on 127.0.0.1, where the proxy will listen: the kernel's pick for
+        // 127.0.0.2 may be in use there by another test's program.
+        let port = try IndexFailoverTests.freePort()
+        let seeder = try await net.addSeeder(folder: folder, extra: ["--host", "127.0.0.2", "--port", "\(port)"],
+                                             environment: environment, stateDirectory: state)
         let real = try await seeder.listeningAddress()
         return (seeder, real, Endpoint(host: "127.0.0.1", port: real.port))
     }
