@@ -160,6 +160,10 @@ struct SonicGetCommand: AsyncParsableCommand {
                 throw CommandError("interrupted; the partial download is kept; run the same command to resume",
                                    exitCode: ExitStatus.interrupted, code: "interrupted")
             }
+            if json, let outcome, let swarm = outcome.swarm {
+                printJSON(result: outcome.result, manifest: outcome.manifest, path: outcome.path, report: swarm.report,
+                          uploads: uploads, security: security, pins: swarm.pins)
+            }
             if seed, let outcome {
                 try await seedFile(outcome, setup, logger: logger)
             }
@@ -190,6 +194,10 @@ struct SonicGetCommand: AsyncParsableCommand {
         var result: SearchResult
         var manifest: Manifest
         var path: String
+        /// A completed swarm's report for the `--json` summary, which ``run()`` prints once the
+        /// upload server has stopped: printed earlier, it would leave out what the server was
+        /// still sending (nil when the file was already complete: that summary is printed at once).
+        var swarm: (report: SwarmDownload.Report, pins: PeerPins)? = nil
     }
 
     private func fail(_ message: String, _ exitCode: ExitCode, _ code: String, jsonPrinted: Bool = false) -> CommandError {
@@ -353,10 +361,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         }
         if showProgress { ProgressLine.clear() }
         reportRefusals(pins)
-        if json {
-            printJSON(result: result, manifest: manifest, path: path, report: report, uploads: uploads,
-                      security: security, pins: pins)
-        } else if !quiet {
+        if !json && !quiet {
             let seconds = max(report.elapsed.seconds, 0.001)
             // This run's bytes only: resumed pieces were not fetched now.
             let fetched = manifest.fileSize - report.reusedBytes
@@ -366,7 +371,7 @@ struct SonicGetCommand: AsyncParsableCommand {
             Console.err("sonic-get: \(path): \(ByteCount(fetched)) in \(formatFixed(seconds, decimals: 2))s (\(rate)) "
                         + "from \(used) peer(s)\(resumed), SHA-256 \(manifest.fileHash.hex)")
         }
-        return Outcome(result: result, manifest: manifest, path: path)
+        return Outcome(result: result, manifest: manifest, path: path, swarm: (report, pins))
     }
 
 

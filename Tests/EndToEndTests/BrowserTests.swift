@@ -72,7 +72,7 @@ final class WebDriver: @unchecked Sendable {
         guard let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first(where: {
             FileManager.default.isExecutableFile(atPath: $0)
         }) else { throw HarnessError("chromedriver is missing: apt-get install chromium chromium-driver (.ci/run does)") }
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let driver = try Program(chromedriver, ["--port=\(port)"], absolute: true)
         let http = HTTPClient(address: Endpoint(host: "127.0.0.1", port: port))
         try await Harness.waitUntil("chromedriver answers") {
@@ -181,22 +181,5 @@ final class WebDriver: @unchecked Sendable {
     func screenshotForDocs(_ name: String) async throws {
         guard let folder = ProcessInfo.processInfo.environment["SONIC_SCREENSHOTS"] else { return }
         _ = try await screenshot(to: URL(fileURLWithPath: folder).appendingPathComponent(name))
-    }
-
-    /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        defer { close(fd) }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw HarnessError("cannot find a free port") }
-        return Int(UInt16(bigEndian: sin.sin_port))
     }
 }

@@ -65,15 +65,13 @@ struct FlashCrowdTests {
                 #expect(Set(fromDownloaders.keys).isSubset(of: Set(uploadAddresses)), "\(sources)")
                 receivedFromDownloaders += fromDownloaders.values.reduce(0) { $0 + $1.bytes }
             }
-            // What they received from each other, they served. Some may have served more (blocks
-            // still on the way when a downloader finished), and a summary may miss the block it
-            // was sending as it was written: at most one 256 KiB block per downloader (one CI
-            // run was exactly one block short).
+            // What they received from each other, they served (some may have served more: blocks
+            // still on the way when a downloader finished). Each summary is written once its
+            // upload server has stopped, so it counts every block it sent.
             let served = gets.reduce(0) { total, get in
                 total + ((Self.summary(get)?["upload"] as? [String: Any])?["bytes"] as? Int ?? 0)
             }
-            #expect(receivedFromDownloaders > 0)
-            #expect(served + gets.count * (256 << 10) >= receivedFromDownloaders, "\(served) \(receivedFromDownloaders)")
+            #expect(served >= receivedFromDownloaders && receivedFromDownloaders > 0, "\(served) \(receivedFromDownloaders)")
         }
     }
 

@@ -6,13 +6,6 @@ import Testing
 /// No single point of failure: several indexes, restarts, and downloads that outlive the index.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct IndexFailoverTests {
-    /// A loopback port that was free a moment ago.
-    static func freePort() throws -> Int {
-        let socket = loopbackSocket(listening: false)
-        close(socket.fd)
-        return socket.port
-    }
-
     /// A socket that accepts TCP connections (in the kernel backlog) but never answers: a hung index.
     static func hungListener() throws -> (fd: Int32, port: Int) {
         loopbackSocket(listening: true)
@@ -40,7 +33,7 @@ struct IndexFailoverTests {
         let addressB = try await b.listeningAddress()
         let state = try Harness.temporaryDirectory("state")
         let hung = try Self.hungListener()
-        let deadPort = try Self.freePort()
+        let deadPort = try freeLoopbackPort()
         defer {
             close(hung.fd)
             try? FileManager.default.removeItem(at: state)
@@ -81,7 +74,7 @@ struct IndexFailoverTests {
         let out = try Harness.temporaryDirectory("get")
         let state = try Harness.temporaryDirectory("state")
         defer { (folders + [out, state]).forEach { try? FileManager.default.removeItem(at: $0) } }
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         var index = try Program("sonic-index", ["--port", "\(port)"])
         let address = try await index.listeningAddress()
         var seeders: [Program] = []

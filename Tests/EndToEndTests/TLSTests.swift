@@ -13,7 +13,7 @@ import Testing
         async throws -> (seeder: Program, real: Endpoint, advertised: Endpoint) {
         // A port free on 127.0.0.1, where the proxy will listen: the kernel's pick for
         // 127.0.0.2 may be in use there by another test's program.
-        let port = try IndexFailoverTests.freePort()
+        let port = try freeLoopbackPort()
         let seeder = try await net.addSeeder(folder: folder, extra: ["--host", "127.0.0.2", "--port", "\(port)"],
                                              environment: environment, stateDirectory: state)
         let real = try await seeder.listeningAddress()

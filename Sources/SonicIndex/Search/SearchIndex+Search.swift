@@ -20,7 +20,6 @@ extension SearchIndex {
         var total = 0
         holdings.withUnsafeBufferPointer { allHoldings in
             // The names' first holdings, scattered like the names: asked for ahead (NameTable.filter).
-            for ahead in matched.prefix(NameTable.prefetchDistance / 2) { prefetchFirstHolding(ofName: ahead, allHoldings) }
             for (i, name) in matched.enumerated() {
                 if i + NameTable.prefetchDistance / 2 < matched.count {
                     prefetchFirstHolding(ofName: matched[i + NameTable.prefetchDistance / 2], allHoldings)
