@@ -20,13 +20,16 @@ struct UploadWhileDownloadingTests {
             // A slow seeder, so that the download is still running while the test asks.
             try await net.addSeeder(folder: original, extra: ["--max-upload-rate", "1MiB"])
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
-            let get = try Program("sonic-get", ["growing.bin", "--json", "--log-level", "info",
+            // `--port` chooses where it serves.
+            let port = try freeLoopbackPort()
+            let get = try Program("sonic-get", ["growing.bin", "--json", "--log-level", "info", "--port", "\(port)",
                                                 "--index", net.indexAddress.description], environment: net.environment, directory: out)
             var upload: Endpoint?
             try await Harness.waitUntil("sonic-get says where it serves") {
                 upload = Self.servingAddress(in: get.stderr)
                 return upload != nil
             }
+            #expect(upload?.port == port)
             let client = try RawClient(try await net.plainDoor(to: try #require(upload)))
             _ = client.send(.hello(Hello(role: .client, features: [.swarm], agent: "swarm-test")))
             guard case .welcome(let welcome) = client.receive() else { Issue.record("no WELCOME"); return }
