@@ -103,10 +103,12 @@ struct IndexBenchmark: AsyncParsableCommand {
         let address = try await index.listeningAddress()
         var result = Result(files: peers * filesPerPeer)
 
-        // Registration, from 8 threads of blocking clients. The file lists are made before the
-        // clock starts: making a million names and hashes is the client's work, not the index's,
-        // and on these 2 cores it would take CPU from the index while it is timed.
-        let registrars = 8
+        // Registration, from 32 threads of blocking clients: a real network's seeders connect
+        // all at once, and with 8 the index sat idle between their round trips (5 to 22 % of
+        // the time, docs/PERFORMANCE.md). The file lists are made before the clock starts:
+        // making a million names and hashes is the client's work, not the index's, and on
+        // these 2 cores it would take CPU from the index while it is timed.
+        let registrars = 32
         let peers = self.peers
         let fileLists = try await onThreads(registrars) { thread in
             stride(from: thread, to: peers, by: registrars).map { names.files(ofPeer: $0) }

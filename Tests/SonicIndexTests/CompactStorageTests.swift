@@ -59,4 +59,36 @@ import Testing
         #expect(table.id(of: "Kelvin.txt") == kelvin)
         #expect(table.intern("kelvin.txt") != kelvin)
     }
+    /// Keys that share the 32 hash bits a slot keeps (here every key has one of three) are
+    /// told apart by the caller's comparison, through every growth of the table.
+    @Test func anIDHashTableFindsEveryIDWhenKeysShareTheirHashBits() {
+        var table = IDHashTable()
+        let keyOf = (0..<2_000).map { UInt32($0 % 700) }  // several ids per key: a multimap
+        func hash(_ key: UInt32) -> Int { Int(key) << 32 | Int(key % 3) }
+        for (id, key) in keyOf.enumerated() { table.insert(UInt32(id), hash: hash(key)) }
+        #expect(table.count == keyOf.count)
+        for key in UInt32(0)..<700 {
+            let expected = keyOf.indices.filter { keyOf[$0] == key }.map(UInt32.init)
+            #expect(table.ids(hash: hash(key)) { keyOf[Int($0)] == key }.sorted() == expected)
+            let first = table.first(hash: hash(key)) { keyOf[Int($0)] == key }
+            #expect(first.map { keyOf[Int($0)] } == key)
+        }
+        #expect(table.first(hash: hash(700)) { keyOf[Int($0)] == 700 } == nil)
+    }
+
+    @Test func aPostingListKeepsGapsOfEveryVarintLengthAndIntersects() {
+        var ids: [UInt32] = [0, 1, 127, 128, 16_511, 16_512, 2_113_663, 2_113_664, 270_549_119, 270_549_120,
+                             UInt32.max - 1]
+        var list = PostingList()
+        for id in ids { list.append(id) }
+        list.append(ids.last!)  // the same id again is listed once
+        #expect(list.count == ids.count)
+        #expect(list.decoded() == ids)
+        var wanted: [UInt32] = [1, 2, 16_512, 270_549_119, UInt32.max - 1, UInt32.max]
+        list.intersect(&wanted)
+        #expect(wanted == [1, 16_512, 270_549_119, UInt32.max - 1])
+        ids.removeAll()
+        list.forEach { ids.append($0) }
+        #expect(ids == list.decoded())
+    }
 }

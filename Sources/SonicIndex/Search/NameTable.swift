@@ -58,9 +58,22 @@ struct NameTable: Sendable {
         return bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[from..<to]).elementsEqual(name.utf8) }
     }
 
-    /// The id of `name`, adding it if it is new.
-    mutating func intern(_ name: String) -> UInt32 {
-        let hash = name.hashValue
+    /// The hashes a name is looked up and stored under: the whole name's, and its base
+    /// name's if it is nested.
+    struct Hashes {
+        var name: Int
+        var baseName: Int?
+
+        init(_ name: String) {
+            self.name = name.hashValue
+            baseName = NameTable.nestedBaseName(name)?.hashValue
+        }
+    }
+
+    /// The id of `name`, adding it if it is new; `hashes` are its ``Hashes`` (computed by a
+    /// caller that prefetched with them, ``prefetch(_:)``).
+    mutating func intern(_ name: String, hashes: Hashes? = nil) -> UInt32 {
+        let hash = hashes?.name ?? name.hashValue
         let ascii = Self.isASCII(name)
         if let id = byName.first(hash: hash, where: { isName($0, name, ascii: ascii) }) { return id }
         let id = UInt32(ends.count)
@@ -68,33 +81,34 @@ struct NameTable: Sendable {
         ends.append(UInt32(bytes.count))
         isASCII.append(ascii)
         if ascii {
-            trigrams.add(id, folded: name.utf8.lazy.map(SearchText.lowercased))
+            // An ASCII name's folding is its lowercasing: its bytes, now in the arena.
+            let from = start(of: id)
+            bytes.withUnsafeBufferPointer {
+                trigrams.add(id, folded: UnsafeBufferPointer(rebasing: $0[from...]), lowercasing: true)
+            }
         } else {
             let foldedName = SearchText.fold(name)
             folded.append(contentsOf: foldedName)
-            trigrams.add(id, folded: foldedName)
+            foldedName.withUnsafeBufferPointer { trigrams.add(id, folded: $0, lowercasing: false) }
         }
         foldedEnds.append(UInt32(folded.count))
-        // The rehash closures capture the arena, not `self`: a copy of `self` would hold the
-        // very hash table being grown and make every insert copy it.
-        let (arena, arenaEnds) = (bytes, ends)
-        func stored(_ id: UInt32) -> ArraySlice<UInt8> {
-            arena[(id == 0 ? 0 : Int(arenaEnds[Int(id) - 1]))..<Int(arenaEnds[Int(id)])]
-        }
-        byName.insert(id, hash: hash) { String(decoding: stored($0), as: UTF8.self).hashValue }
-        if let base = Self.nestedBaseName(name) {
-            // Only nested names are in this table: the base name follows the last "/".
-            byBaseName.insert(id, hash: base.hashValue) { id in
-                let name = stored(id)
-                return String(decoding: name[(name.lastIndex(of: UInt8(ascii: "/"))! + 1)...], as: UTF8.self).hashValue
-            }
+        byName.insert(id, hash: hash)
+        // Only nested names are in this table: the base name follows the last "/".
+        if let baseHash = hashes.map(\.baseName) ?? Self.nestedBaseName(name)?.hashValue {
+            byBaseName.insert(id, hash: baseHash)
         }
         return id
     }
 
+    /// Asks for the memory ``intern(_:hashes:)`` of a name with these hashes reads first.
+    func prefetch(_ hashes: Hashes) {
+        byName.prefetch(hash: hashes.name)
+        if let base = hashes.baseName { byBaseName.prefetch(hash: base) }
+    }
+
     /// The last path component of a name that has more than one, else nil. Byte for byte
     /// ``SharedName/baseName(_:)`` for a safe name (no empty component), without splitting.
-    private static func nestedBaseName(_ name: String) -> String? {
+    fileprivate static func nestedBaseName(_ name: String) -> String? {
         let utf8 = name.utf8
         guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
         return String(utf8[utf8.index(after: slash)...])

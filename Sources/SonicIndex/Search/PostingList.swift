@@ -13,11 +13,19 @@ struct PostingList: Sendable {
         if count > 0 && id == last { return }
         precondition(count == 0 || id > last, "posting ids must increase")
         var delta = count == 0 ? id : id - last
-        while delta >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: delta) | 0x80)
-            delta >>= 7
+        if delta < 0x80 {
+            bytes.append(UInt8(delta))
+        } else {
+            // At most 5 bytes for 32 bits: built in a word, appended at once.
+            var encoded: UInt64 = 0, length = 0
+            while delta >= 0x80 {
+                encoded |= UInt64(UInt8(truncatingIfNeeded: delta) | 0x80) << (8 * length)
+                delta >>= 7
+                length += 1
+            }
+            encoded |= UInt64(delta) << (8 * length)
+            withUnsafeBytes(of: encoded.littleEndian) { bytes.append(contentsOf: $0.prefix(length + 1)) }
         }
-        bytes.append(UInt8(delta))
         last = id
         count += 1
     }

@@ -68,18 +68,49 @@ public struct SearchIndex: Sendable {
         self.limits = limits
     }
 
-    public mutating func apply(_ changes: some Sequence<IndexChange>) {
-        for change in changes { apply(change) }
+    /// How many changes ahead ``apply(_:)`` asks for the hash-table slots an added file's
+    /// name and content will probe.
+    static let prefetchDistance = 8
+
+    /// Applies `changes` in order.
+    ///
+    /// A registration's files are new names and contents scattered through tables of
+    /// millions, so each lookup misses the cache: the hashes are computed a few changes ahead
+    /// and their slots prefetched, so that the misses of several files overlap.
+    public mutating func apply(_ changes: [IndexChange]) {
+        let keys = changes.map { change -> LookupKeys? in
+            guard case .add(_, _, let file) = change else { return nil }
+            return LookupKeys(name: NameTable.Hashes(file.name), content: PackedHash(file.contentID.hash).hashValue)
+        }
+        for i in 0..<(changes.count + Self.prefetchDistance) {
+            if i < changes.count, let ahead = keys[i] {
+                names.prefetch(ahead.name)
+                contentIDs.prefetch(hash: ahead.content)
+            }
+            let now = i - Self.prefetchDistance
+            if now >= 0 { apply(changes[now], keys: keys[now]) }
+        }
     }
 
     public mutating func apply(_ change: IndexChange) {
+        apply(change, keys: nil)
+    }
+
+    /// The hashes an added file's name and content id are looked up under.
+    private struct LookupKeys {
+        var name: NameTable.Hashes
+        var content: Int
+    }
+
+    /// `keys`: the hashes of an added file's name and content id, if already computed.
+    private mutating func apply(_ change: IndexChange, keys: LookupKeys?) {
         switch change {
         case .connect(let session, let address):
             addresses[session] = address
         case .disconnect(let session):
             addresses[session] = nil
         case .add(let slot, let session, let file):
-            add(slot: slot, session: session, file: file)
+            add(slot: slot, session: session, name: file.name, content: Content(file), keys: keys)
         case .remove(let slot):
             remove(slot: slot)
         }
@@ -96,16 +127,13 @@ public struct SearchIndex: Sendable {
 
     // MARK: Holdings
 
-    private mutating func add(slot: UInt32, session: UInt64, file: SharedFile) {
-        add(slot: slot, session: session, name: file.name, content: Content(file))
-    }
-
-    private mutating func add(slot: UInt32, session: UInt64, name nameText: String, content details: Content) {
+    private mutating func add(slot: UInt32, session: UInt64, name nameText: String, content details: Content,
+                              keys: LookupKeys? = nil) {
         remove(slot: slot)
-        let name = names.intern(nameText)
+        let name = names.intern(nameText, hashes: keys?.name)
         if Int(name) == firstOfName.count { firstOfName.append(Self.none) }
         if firstOfName[Int(name)] == Self.none { liveNames += 1 }
-        let content = intern(details)
+        let content = intern(details, hash: keys?.content)
         while holdings.count <= Int(slot) { holdings.append(Holding()) }
         var h = Holding(name: name, content: content, session: session)
         h.nextOfName = firstOfName[Int(name)]
@@ -134,8 +162,8 @@ public struct SearchIndex: Sendable {
 
     /// The content's id, adding it if new. The first registration of a content id gives its
     /// size and file hash (as a group's details always have).
-    private mutating func intern(_ content: Content) -> UInt32 {
-        let hash = content.key.hashValue
+    private mutating func intern(_ content: Content, hash: Int?) -> UInt32 {
+        let hash = hash ?? content.key.hashValue
         if let id = contentIDs.first(hash: hash, where: { contents[Int($0)].key == content.key }) {
             if firstOfContent[Int(id)] == Self.none { contents[Int(id)] = content }
             return id
@@ -143,7 +171,7 @@ public struct SearchIndex: Sendable {
         let id = UInt32(contents.count)
         contents.append(content)
         firstOfContent.append(Self.none)
-        contentIDs.insert(id, hash: hash) { [contents] in contents[Int($0)].key.hashValue }
+        contentIDs.insert(id, hash: hash)
         return id
     }
 

@@ -10,11 +10,24 @@ struct TrigramIndex: Sendable {
     private var otherLists: [UInt32: UInt32] = [:]
     private var lists: [PostingList] = []
 
-    /// Adds name `id`, whose folded bytes are `folded`. Ids must be added in increasing order.
-    mutating func add(_ id: UInt32, folded: some Collection<UInt8>) {
-        SearchText.forEachTrigram(of: folded) { key in
-            let list = listNumber(creating: key)
-            lists[Int(list)].append(id)
+    /// Adds name `id`, whose folded bytes are `folded` (with `lowercasing`, the ASCII
+    /// lowercasing of `folded`). Ids must be added in increasing order.
+    ///
+    /// The lists are found (and created) first, then appended to in one pass over the list
+    /// array: a million names make 25 million appends, and each access through the array
+    /// would check again that it is not shared.
+    mutating func add(_ id: UInt32, folded: UnsafeBufferPointer<UInt8>, lowercasing: Bool) {
+        guard folded.count >= 3 else { return }
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: folded.count - 2) { numbers in
+            var n = 0
+            let bytes = folded.lazy.map { lowercasing ? SearchText.lowercased($0) : $0 }
+            SearchText.forEachTrigram(of: bytes) { key in
+                numbers[n] = listNumber(creating: key)
+                n += 1
+            }
+            lists.withUnsafeMutableBufferPointer { lists in
+                for number in numbers[..<n] { lists[Int(number)].append(id) }
+            }
         }
     }
 
