@@ -18,7 +18,9 @@ struct IndexBenchmark: AsyncParsableCommand {
             Registration time runs from the first connection to the answer of a search sent \
             after the last OK, so the files are searchable when it stops. Then it times exact \
             and keyword searches (first page of 100) alone, and again while --searchers \
-            clients search in a loop, timing heartbeats and registrations meanwhile. \
+            clients search in a loop, timing heartbeats and registrations meanwhile. Last, \
+            every seeder session closes at once, timed until the files of 20 of them spread \
+            over the rest (the last to close among them) are gone from searches. \
             Names are `ARTIST/GENRE MOOD #N.mp3`: an artist word is in 1 name of 370, a genre \
             and mood pair in 1 of 370 too. With --store postgres the index keeps its files in a \
             private PostgreSQL server started for the run (the index RSS then leaves out the \
@@ -91,6 +93,7 @@ struct IndexBenchmark: AsyncParsableCommand {
         var storm: [String: Latencies] = [:]
         var keywordMatches: [String: Double] = [:]
         var stormSearches = 0
+        var departureSeconds = 0.0
     }
 
     private func measure(binaries: Binaries, programs: ProgramSet, storeArguments: [String]) async throws -> Result {
@@ -114,7 +117,7 @@ struct IndexBenchmark: AsyncParsableCommand {
             stride(from: thread, to: peers, by: registrars).map { names.files(ofPeer: $0) }
         }
         let start = ContinuousClock.now
-        let sessions = try await onThreads(registrars) { thread -> [RawClient] in
+        var sessions = try await onThreads(registrars) { thread -> [RawClient] in
             try stride(from: thread, to: peers, by: registrars).enumerated().map { n, peer in
                 let client = try RawClient(address, timeoutSeconds: 60)
                 client.send(.hello(Hello(role: .seeder, listenPort: UInt16(1024 + peer % 60_000), agent: "sonic-bench")))
@@ -232,7 +235,27 @@ struct IndexBenchmark: AsyncParsableCommand {
         guard index.process.isRunning else { throw BenchError("sonic-index exited: \(index.stderr)") }
         // The sessions stay open to here: a closed one takes its files with it.
         withExtendedLifetime((sessions, stormSessions)) {}
+        result.departureSeconds = try await departure(closing: &sessions, probe: probe, names: names)
+        withExtendedLifetime(stormSessions) {}
         return result
+    }
+
+    /// Closes every seeder session at once (a network going down, a mass restart) and times
+    /// how long until the index has forgotten their files: until exact searches for a file of
+    /// each of 20 sessions spread over all of them, the last one closed among them, find
+    /// nothing. Checked every 10 ms, for at most a minute.
+    private func departure(closing sessions: inout [RawClient], probe: RawClient, names: BenchNames) async throws -> Double {
+        let step = max(1, peers / 20)
+        let sampled = stride(from: peers - 1, through: 0, by: -step).map { names.baseName(of: $0 * filesPerPeer) }
+        let start = ContinuousClock.now
+        sessions.removeAll()  // each closes its socket
+        var remaining = sampled
+        while !remaining.isEmpty {
+            guard ContinuousClock.now - start < .seconds(60) else { throw BenchError("files still listed a minute after their sessions closed") }
+            remaining = try remaining.filter { try search(probe, .exact, $0, limit: 1).total > 0 }
+            if !remaining.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        return (ContinuousClock.now - start).seconds
     }
 
     /// Sessions that heartbeat in turn during the storm (about 200 heartbeats a second in all).
@@ -279,6 +302,7 @@ struct IndexBenchmark: AsyncParsableCommand {
                 ("quiet", .object(kinds.map { ($0, latencies(result.quiet[$0])) })),
                 ("storm", .object(kinds.map { ($0, latencies(result.storm[$0])) })),
                 ("storm_searches_per_second", .number((Double(result.stormSearches) / Double(stormSeconds)).rounded(to: 1))),
+                ("departure_seconds", .number(result.departureSeconds.rounded(to: 3))),
             ]).text)
             return
         }
@@ -287,6 +311,7 @@ struct IndexBenchmark: AsyncParsableCommand {
             + "\(formatFixed(result.registrationSeconds, decimals: 2)) s; index RSS \(formatFixed(Double(result.residentBytes) / mib, decimals: 1)) MiB "
             + "(peak \(formatFixed(Double(result.peakResidentBytes) / mib, decimals: 1)) MiB)")
         Console.out("storm: \(searchers) searchers, \(formatFixed(Double(result.stormSearches) / Double(stormSeconds), decimals: 0)) keyword searches/s")
+        Console.out("departure: \(peers) sessions closed at once, their files gone in \(formatFixed(result.departureSeconds, decimals: 2)) s")
         let rows = kinds.map { kind -> [String] in
             let q = result.quiet[kind], s = result.storm[kind]
             return [kind, result.keywordMatches[kind].map { formatFixed($0, decimals: 0) } ?? "-",

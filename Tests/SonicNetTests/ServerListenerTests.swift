@@ -45,4 +45,40 @@ import Testing
         #expect(ended + refused == clients)
         #expect(ended >= 4)
     }
+    /// Connections are spread over ``ServerListener/lanes`` task groups: each lane serves any
+    /// number of them at once, so more open connections than lanes are all being handled.
+    @Test(.timeLimit(.minutes(5)))
+    func moreOpenConnectionsThanLanesAreAllHandledAtOnce() async throws {
+        let settings = ServerListener.Settings(host: "127.0.0.1", port: 0, idleTimeout: .seconds(60),
+                                               frameTimeout: .seconds(60), connections: .init(total: 512, perIP: 512))
+        let listener = try await ServerListener.bind(settings)
+        let clients = ServerListener.lanes * 3 + 1
+        let handling = Atomic<Int>(0)
+        let server = Task {
+            try await listener.serve { connection in
+                handling.add(1, ordering: .relaxed)
+                // Holds the connection until the server stops.
+                try? await connection.executeThenClose { inbound, _ in for try await _ in inbound {} }
+            }
+        }
+        let connector = Connector(connectTimeout: .seconds(10), idleTimeout: nil)
+        let ended = try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    let connection = try await connector.connect(to: listener.boundAddress)
+                    // Ends when the stopped server closes it (cleanly or not).
+                    try? await connection.executeThenClose { inbound, _ in for try await _ in inbound {} }
+                }
+            }
+            // Every client is being handled while all of them are still connected.
+            while handling.load(ordering: .relaxed) < clients { try await Task.sleep(for: .milliseconds(1)) }
+            server.cancel()
+            do { try await server.value } catch is CancellationError {}
+            var ended = 0
+            while try await group.next() != nil { ended += 1 }
+            return ended
+        }
+        #expect(handling.load(ordering: .relaxed) == clients)
+        #expect(ended == clients)
+    }
 }
