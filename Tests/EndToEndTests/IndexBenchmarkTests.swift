@@ -18,5 +18,7 @@ struct IndexBenchmarkTests {
         func count(_ kind: String) -> Int { ((storm?[kind] as? [String: Any])?["count"] as? NSNumber)?.intValue ?? 0 }
         #expect(count("heartbeat") > 0)
         #expect(count("registration") > 0)
+        // The departure ended with the session's file gone (it throws after a minute otherwise).
+        #expect(((report?["departure_seconds"] as? NSNumber)?.doubleValue ?? 0) > 0)
     }
 }
