@@ -245,7 +245,8 @@ let package = Package(
                                                            .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),
         .testTarget(name: "SonicSwarmTests", dependencies: ["SonicSwarm", "SonicCore", "SonicWire", "SonicTestSupport",
-                                                            "SonicSeed", "SonicNet", logging],
+                                                            "SonicSeed", "SonicNet", logging,
+                                                            .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",

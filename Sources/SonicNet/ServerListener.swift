@@ -72,14 +72,14 @@ public struct ServerListener: Sendable {
             if let bytes = settings.receiveBufferBytes {
                 bootstrap = bootstrap.childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: bytes))
             }
-            channel = try await bootstrap
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // Keep our sending half open when a client closes its own: a frame cut short by the
-            // end of its stream still gets an ERROR back before we close.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: host, port: port) { child in
+            bootstrap = bootstrap
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // Keep our sending half open when a client closes its own: a frame cut short by the
+                // end of its stream still gets an ERROR back before we close.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+            let initializer: @Sendable (any Channel) -> EventLoopFuture<FrameChannel> = { child in
                 child.eventLoop.makeCompletedFuture {
                     // The TLS handshake has as long as a frame: it is the connection's first exchange.
                     try accepted.admit {
@@ -88,6 +88,13 @@ public struct ServerListener: Sendable {
                                                                frameTimeout: frameTimeout)
                     }
                 }
+            }
+            // An address written as an IP is bound without the resolver (getaddrinfo reads the
+            // name-service configuration: a millisecond of every sonic-get's start).
+            if let address = try? SocketAddress(ipAddress: host, port: port) {
+                channel = try await bootstrap.bind(to: address, childChannelInitializer: initializer)
+            } else {
+                channel = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
             }
         } catch {
             let inUse = (error as? IOError)?.errnoCode == EADDRINUSE

@@ -30,6 +30,8 @@ struct PeerFetcher: Sendable {
     /// This download as offered to other peers: each stored piece is announced there.
     let serving: PartialHolding?
     let settings: SwarmDownload.Settings
+    /// Its connection, if one was opened while the manifest was fetched (``EarlyConnections``).
+    let early: Task<FrameChannel, any Error>?
     let logger: Logger
 
     /// A request whose blocks are arriving: the I/O half of the policy's request.
@@ -67,11 +69,22 @@ struct PeerFetcher: Sendable {
         engine.connectionEnded(peer, reason: reason)
     }
 
-    private func fetch() async throws {
+    /// A connection to `endpoint` for a fetcher: the peer must present the id the index gave
+    /// for it, and a silent peer that owes data is dropped after the peer timeout.
+    static func connect(to endpoint: Endpoint, settings: SwarmDownload.Settings) async throws -> FrameChannel {
         let timeout = TimeAmount(settings.peerTimeout)
         let connector = Connector(connectTimeout: .seconds(2), idleTimeout: nil, transport: settings.transport)
-        let channel = try await connector.connect(to: endpoint, expecting: settings.pins.expected(for: endpoint)) { pipeline in
+        return try await connector.connect(to: endpoint, expecting: settings.pins.expected(for: endpoint)) { pipeline in
             try pipeline.addHandler(StallDetector(timeout: timeout))
+        }
+    }
+
+    private func fetch() async throws {
+        let channel: FrameChannel
+        if let early {
+            channel = try await withTaskCancellationHandler { try await early.value } onCancel: { early.cancel() }
+        } else {
+            channel = try await Self.connect(to: endpoint, settings: settings)
         }
         let wakes = engine.wakeStream(for: peer)
         // What this download holds, told to a peer it trades with (BITFIELD, then HAVE).

@@ -170,10 +170,11 @@ public enum SwarmDownload {
 
     /// Fetches `manifest`'s content from `peers` into `targetPath`. `partialHolders`: those of
     /// `peers` that hold only part of it (swarm feature: they say which pieces, and more as they
-    /// verify them).
+    /// verify them). `early`: connections already being opened to some of `peers`, taken
+    /// instead of opening new ones (the caller closes what is left).
     public static func run(
         contentID: ContentID, manifest: Manifest, peers: [Endpoint], partialHolders: Set<Endpoint> = [],
-        targetPath: String,
+        targetPath: String, early: EarlyConnections? = nil,
         settings: Settings, logger: Logger,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> Report {
@@ -262,7 +263,7 @@ public enum SwarmDownload {
                     let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, isPartialHolder: partial,
                                               contentID: contentID, engine: engine,
                                               file: file, writers: writers, wholeFile: wholeFile, serving: holding,
-                                              settings: settings, logger: peerLogger)
+                                              settings: settings, early: early?.take(endpoint), logger: peerLogger)
                     running += 1
                     fetchers.addTask {
                         await fetcher.run()

@@ -279,26 +279,8 @@ struct SonicGetCommand: AsyncParsableCommand {
     private func fetch(_ result: SearchResult, holders: SwarmDownload.Holders, to path: String,
                        secret networkSecret: NetworkSecret?, security: TransportSecurity, index client: IndexClient,
                        uploads: PeerServer?, logger: Logger) async throws -> Outcome {
-        // 3. The manifest, checked against the content id (from a complete holder). Each peer
-        // must present the peer id the index gave for it.
+        // Each peer must present the peer id the index gave for it.
         let pins = PeerPins(result.peerPins)
-        let manifest: Manifest
-        do {
-            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: Array(holders.complete.prefix(maxPeers)),
-                                                            timeout: peerTimeout.duration,
-                                                            secret: networkSecret, transport: security, pins: pins, logger: logger)
-        } catch {
-            reportRefusals(pins)
-            if !pins.refusals.isEmpty {
-                throw fail("\(error)", ExitStatus.security, "identity_mismatch")
-            }
-            throw fail("\(error)", ExitStatus.incomplete, "no_manifest")
-        }
-        guard manifest.fileSize == result.size else {
-            throw fail("the manifest says \(manifest.fileSize) bytes, the index \(result.size)", ExitStatus.incomplete, "no_manifest")
-        }
-
-        // 4. Swarm.
         var settings = SwarmDownload.Settings(
             requestsPerPeer: requestsPerPeer, peerTimeout: peerTimeout.duration,
             acceptDeflate: compress != .never,
@@ -319,13 +301,49 @@ struct SonicGetCommand: AsyncParsableCommand {
         settings.maximumPeers = maxPeers
         settings.speaksSwarm = !noSwarm
         settings.uploadPort = uploads?.boundAddress.port ?? 0
+        // The swarm's first connections open while the manifest is fetched.
         let first = holders.first(maxPeers)
+        let early = EarlyConnections(to: first.peers, settings: settings)
+        do {
+            let outcome = try await fetch(result, first: first, early: early, to: path, settings: settings, uploads: uploads,
+                                          logger: logger)
+            await early.close()
+            return outcome
+        } catch {
+            await early.close()
+            throw error
+        }
+    }
+
+    private func fetch(_ result: SearchResult, first: (peers: [Endpoint], partial: Set<Endpoint>), early: EarlyConnections,
+                       to path: String, settings: SwarmDownload.Settings, uploads: PeerServer?,
+                       logger: Logger) async throws -> Outcome {
+        // 3. The manifest, checked against the content id (from a complete holder).
+        let pins = settings.pins
+        let manifest: Manifest
+        do {
+            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: first.peers.filter { !first.partial.contains($0) },
+                                                            timeout: peerTimeout.duration,
+                                                            secret: settings.secret, transport: settings.transport, pins: pins,
+                                                            logger: logger)
+        } catch {
+            reportRefusals(pins)
+            if !pins.refusals.isEmpty {
+                throw fail("\(error)", ExitStatus.security, "identity_mismatch")
+            }
+            throw fail("\(error)", ExitStatus.incomplete, "no_manifest")
+        }
+        guard manifest.fileSize == result.size else {
+            throw fail("the manifest says \(manifest.fileSize) bytes, the index \(result.size)", ExitStatus.incomplete, "no_manifest")
+        }
+
+        // 4. Swarm.
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {
             report = try await SwarmDownload.run(
                 contentID: result.contentID, manifest: manifest, peers: first.peers, partialHolders: first.partial,
-                targetPath: path,
+                targetPath: path, early: early,
                 settings: settings, logger: logger,
                 progress: showProgress ? DownloadProgress(name: SharedName.baseName(result.name)).report : nil)
         } catch let incomplete as SwarmDownload.Incomplete {
@@ -341,7 +359,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                                refused ? "identity_mismatch" : "incomplete", jsonPrinted: json)
             if json {
                 printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, failure: failure,
-                          uploads: uploads, security: security, pins: pins)
+                          uploads: uploads, security: settings.transport, pins: pins)
             }
             throw failure
         } catch let forged as SwarmDownload.InconsistentContent {
