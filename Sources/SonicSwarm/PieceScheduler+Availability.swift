@@ -43,9 +43,9 @@ extension PieceScheduler {
 
     /// The unassigned piece `peer` should fetch next, removed from the unassigned pieces; nil
     /// if it holds none of them. Requires `unassignedCount > 0`.
-    mutating func takeUnassigned(for peer: PeerID) -> Int? {
+    mutating func takeUnassigned(for peer: PeerID, fromTheEnd: Bool = false) -> Int? {
         if activePartialHolders == 0 {
-            return takeLowestUnassigned()
+            return fromTheEnd ? takeHighestUnassigned() : takeLowestUnassigned()
         }
         // O(pieces): the rarest unassigned piece the peer holds.
         var best: (piece: Int, rarity: UInt32, order: UInt64)?

@@ -80,6 +80,19 @@ extension PieceScheduler {
         return cursor
     }
 
+    /// Removes and returns the highest never-assigned piece (the end of the file), or the
+    /// lowest unassigned one once the two ends have met. Requires `unassignedCount > 0`.
+    /// A piece taken here and handed back later is found again by the forward cursor, which
+    /// has not passed it.
+    mutating func takeHighestUnassigned() -> Int {
+        while topCursor >= cursor && !isUnassigned(topCursor) {
+            topCursor -= 1
+        }
+        guard topCursor >= cursor else { return takeLowestUnassigned() }
+        defer { topCursor -= 1 }
+        return topCursor
+    }
+
     /// Removes and returns the endgame piece for `peer`: the oldest live candidate it does
     /// not already request. Candidates it does request are put back.
     /// The oldest in-flight piece `peer` may duplicate, if its oldest request started no later

@@ -82,6 +82,8 @@ public struct PieceScheduler: Sendable {
     /// pieces from `cursor` on are found by moving the cursor forward.
     var cursor: Int
     var returnedPieces: MinHeap<Int>
+    /// Pieces above it were taken from the end of the file (``takeHighestUnassigned()``).
+    var topCursor: Int
 
     /// Pieces that may take one more requester, oldest request first. Entries go stale (their
     /// generation no longer matches the piece's) instead of being removed.
@@ -113,6 +115,7 @@ public struct PieceScheduler: Sendable {
         self.tieBreakSeed = tieBreakSeed
         self.cursor = 0
         self.returnedPieces = MinHeap()
+        self.topCursor = pieceCount - 1
         self.endgameQueue = MinHeap()
         self.endgameCandidateCount = 0
         self.nextRequestOrder = 0
@@ -151,7 +154,9 @@ public struct PieceScheduler: Sendable {
     /// nil if it should stay idle: nothing useful to do (complete, or every in-flight piece
     /// already has enough requesters or is its own), or the peer is unknown, failed or banned.
     ///
-    /// - Normal mode: the lowest-index missing piece not in flight anywhere.
+    /// - Normal mode: the lowest-index missing piece not in flight anywhere; with
+    ///   `fromTheEnd`, the highest (see ``SwarmPolicy``: a peer's pipelined request before
+    ///   it has delivered anything).
     /// - Endgame (no such piece left): among in-flight pieces this peer does not already
     ///   hold and that have fewer than ``maxRequestersPerPiece`` requesters, the one whose
     ///   oldest request started longest ago (the slowest), marked as a duplicate — only when
@@ -160,10 +165,11 @@ public struct PieceScheduler: Sendable {
     ///   and only a piece in flight for at least `duplicateAfter` (a piece that is merely
     ///   young is not slow, and copying it would only double its bytes on the wire).
     public mutating func nextPiece(for peer: PeerID, now: ContinuousClock.Instant,
-                                   allowDuplicate: Bool = true, duplicateAfter: Duration = .zero) -> Assignment? {
+                                   allowDuplicate: Bool = true, duplicateAfter: Duration = .zero,
+                                   fromTheEnd: Bool = false) -> Assignment? {
         guard peers[peer]?.status == .active else { return nil }
         if unassignedCount > 0 {
-            guard let piece = takeUnassigned(for: peer) else { return nil }
+            guard let piece = takeUnassigned(for: peer, fromTheEnd: fromTheEnd) else { return nil }
             addRequest(piece: piece, peer: peer, now: now)
             return Assignment(piece: piece, isDuplicate: false)
         }

@@ -29,6 +29,20 @@ struct PieceSchedulerTests {
         #expect(scheduler.requesters(of: 4) == [2])
     }
 
+    @Test func piecesFromTheEndMeetThoseFromTheStartAndGivenBackOnesReturn() {
+        var scheduler = PieceScheduler(pieceCount: 6)
+        scheduler.addPeer(1)
+        let fromTheEnd = (0..<2).map { _ in scheduler.nextPiece(for: 1, now: at(0), fromTheEnd: true)?.piece }
+        #expect(fromTheEnd == [5, 4])
+        let fromTheStart = (0..<2).map { _ in scheduler.nextPiece(for: 1, now: at(0))?.piece }
+        #expect(fromTheStart == [0, 1])
+        // Piece 5 comes back; the two ends meet in the middle, then the given-back piece.
+        scheduler.pieceAbandoned(5, by: 1)
+        let rest = (0..<3).map { _ in scheduler.nextPiece(for: 1, now: at(1), allowDuplicate: false, fromTheEnd: true)?.piece }
+        #expect(rest == [3, 2, 5])
+        #expect(scheduler.unassignedCount == 0)
+    }
+
     @Test func givenBackPiecesAreServedLowestFirst() {
         var scheduler = PieceScheduler(pieceCount: 10)
         scheduler.addPeer(1)

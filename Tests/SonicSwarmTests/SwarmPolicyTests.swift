@@ -16,13 +16,35 @@ struct SwarmPolicyTests {
         var policy = Self.policy()
         #expect(policy.connected(0, now: at(0)) == [.send(to: 0)])
         let size = UInt64(Self.manifest.pieceSize)
+        // Before it has delivered anything, its second request is for the end of the file.
         #expect(policy.takeCommands(for: 0) == [.obtain(requestID: 1, offset: 0, length: Int(size)),
-                                                .obtain(requestID: 2, offset: size, length: Int(size))])
+                                                .obtain(requestID: 2, offset: 3 * size, length: Int(size))])
         // Taken once.
         #expect(policy.takeCommands(for: 0) == [])
         #expect(policy.connected(1, now: at(0)) == [.send(to: 1)])
-        #expect(policy.takeCommands(for: 1).map(\.requestID) == [1, 2])
+        #expect(policy.takeCommands(for: 1) == [.obtain(requestID: 1, offset: size, length: Int(size)),
+                                                .obtain(requestID: 2, offset: 2 * size, length: Int(size))])
         #expect(policy.inFlight == 4)
+    }
+
+    /// A slow peer keeps its first pipeline to the end of the download; the whole-file hash,
+    /// which runs front to back, must not wait for it in the middle of the file.
+    @Test func oncePeerHasDeliveredItsRequestsGoLowestFirst() {
+        let manifest = SwarmPolicySimulation.manifest(fileSize: 8 << 20, pieceSize: 1 << 20)
+        var policy = SwarmPolicy(manifest: manifest, peers: [Self.endpoints[0]], alreadyVerified: [],
+                                 settings: .init())
+        _ = policy.connected(0, now: at(0))
+        #expect(Self.offsets(policy.takeCommands(for: 0)) == [0, 7 << 20])
+        let length = manifest.pieceSize
+        _ = policy.blockArrived(from: 0, requestID: 1, rawLength: length, wireLength: length, now: at(1))
+        _ = policy.requestEnded(from: 0, requestID: 1, digest: manifest.pieceHashes[0], now: at(1))
+        _ = policy.pieceStored(0, by: 0, won: true, now: at(1))
+        // Delivered: the next piece is the lowest missing one, not the next from the end.
+        #expect(Self.offsets(policy.takeCommands(for: 0)) == [1 << 20])
+    }
+
+    static func offsets(_ commands: [PeerSession.Command]) -> [UInt64] {
+        commands.compactMap { if case .obtain(_, let offset, _) = $0 { offset } else { nil } }
     }
 
     @Test func blocksAreKeptInOrderAndTheirFileOffsetsFollow() {
@@ -69,7 +91,7 @@ struct SwarmPolicyTests {
         _ = policy.blockArrived(from: 1, requestID: 1, rawLength: length, wireLength: length, now: at(1))
         let (bad, badActions) = policy.requestEnded(from: 1, requestID: 1, digest: .of([1]), now: at(1))
         #expect(bad == .drop)
-        #expect(badActions.contains(.close(1, reason: "piece 2 failed verification (SHA-256 mismatch)")))
+        #expect(badActions.contains(.close(1, reason: "piece 1 failed verification (SHA-256 mismatch)")))
 
         _ = policy.blockArrived(from: 0, requestID: 1, rawLength: length, wireLength: length, now: at(1))
         let (good, _) = policy.requestEnded(from: 0, requestID: 1, digest: Self.manifest.pieceHashes[0], now: at(1))
