@@ -10,7 +10,7 @@ import SonicWire
 ///
 /// Every peer gets its own ``PeerFetcher``; all pull pieces from one scheduler, so faster
 /// peers get more pieces and a slow or failing one never holds a fixed share. Progress is
-/// checkpointed into a resume record every second; the target appears only when every piece
+/// checkpointed into a resume record four times a second; the target appears only when every piece
 /// is verified.
 public enum SwarmDownload {
     public struct Settings: Sendable {

@@ -205,8 +205,8 @@ extension PeerSession.Command {
 }
 
 extension SwarmPolicyTests {
-    @Test func aCheckpointIsDueAtMostOnceASecondAndNeverOnceComplete() {
-        var policy = Self.policy(peers: 1, settings: .init(requestsPerPeer: 4))
+    @Test func aCheckpointIsDueAtMostOncePerIntervalAndNeverOnceComplete() {
+        var policy = Self.policy(peers: 1, settings: .init(requestsPerPeer: 4, checkpointInterval: .seconds(1)))
         _ = policy.connected(0, now: at(0))
         _ = policy.takeCommands(for: 0)
         #expect(!policy.tick(now: at(1)).contains(.checkpoint), "nothing verified yet")
