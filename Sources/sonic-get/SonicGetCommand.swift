@@ -77,7 +77,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     @Flag(help: "Keep running after the download and share the file with the network.")
     var seed = false
 
-    @Option(help: "Address to serve other peers on: the pieces verified so far while downloading (swarm feature), the whole file with --seed.")
+    @Option(help: "Address to serve other peers on: the pieces verified so far while downloading (swarm feature; files over 256 KiB), the whole file with --seed.")
     var host = "127.0.0.1"
 
     @Option(help: "TCP port to serve other peers on (0: any free port).")
@@ -121,11 +121,16 @@ struct SonicGetCommand: AsyncParsableCommand {
             let setup = try Setup(self)
             let (security, networkSecret, trust) = (setup.security, setup.secret, setup.trust)
             if let id = security.localPeerID { logger.info("peer id \(id)") }
-            let uploads = try await noUpload || noSwarm ? nil : bindUploads(setup, logger: logger)
-            let (outcome, signal) = try await runCancellingOnSignal {
+            let (finished, signal) = try await runCancellingOnSignal { () async throws -> (Outcome, PeerServer?) in
+                let (client, result) = try await find(setup, logger: logger)
+                // A file of one piece is whole the moment any of it is verified: nothing could
+                // be served meanwhile, and the server and its index session cost a small
+                // download a fifth of its time (docs/PERFORMANCE.md, "Small files").
+                let servesWhileDownloading = !noUpload && !noSwarm && result.size > UInt64(Manifest.smallestDefaultPieceSize)
+                let uploads = servesWhileDownloading ? try await bindUploads(setup, logger: logger) : nil
                 // The upload server runs beside the download and ends with it; the indexes
                 // are told what it holds in part, so that other downloaders find it.
-                try await withThrowingTaskGroup(of: Outcome?.self) { group -> Outcome in
+                let outcome = try await withThrowingTaskGroup(of: Outcome?.self) { group -> Outcome in
                     if let uploads {
                         group.addTask {
                             try await uploads.serve()
@@ -146,7 +151,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                             }
                         }
                     }
-                    group.addTask { try await download(setup, logger: logger, uploads: uploads) }
+                    group.addTask { try await download(result, from: client, setup, logger: logger, uploads: uploads) }
                     defer { group.cancelAll() }
                     while let next = try await group.next() {
                         guard let outcome = next else { continue }
@@ -154,7 +159,9 @@ struct SonicGetCommand: AsyncParsableCommand {
                     }
                     throw CancellationError()
                 }
+                return (outcome, uploads)
             }
+            let (outcome, uploads) = (finished?.0, finished?.1)
             if signal != nil || outcome == nil {
                 if !quiet { ProgressLine.clear() }
                 throw CommandError("interrupted; the partial download is kept; run the same command to resume",
@@ -215,15 +222,13 @@ struct SonicGetCommand: AsyncParsableCommand {
         return server
     }
 
-    private func download(_ setup: Setup, logger: Logger, uploads: PeerServer?) async throws -> Outcome {
-        // 1. Who holds NAME?
-        let (security, networkSecret) = (setup.security, setup.secret)
-        let client = IndexClient(indexes: setup.indexes, agent: "sonic-get", secret: networkSecret,
-                                 features: noSwarm ? [] : [.swarm], transport: security, trust: setup.trust)
+    /// 1. Who holds NAME? The index client is kept for asking again during the download.
+    private func find(_ setup: Setup, logger: Logger) async throws -> (IndexClient, SearchResult) {
+        let client = IndexClient(indexes: setup.indexes, agent: "sonic-get", secret: setup.secret,
+                                 features: noSwarm ? [] : [.swarm], transport: setup.security, trust: setup.trust)
         let results = try await client.search(.exact, name, logger: logger)
-        let result: SearchResult
         switch ContentChoice.choose(from: results, name: name, hashPrefix: hashPrefix) {
-        case .chosen(let r): result = r
+        case .chosen(let result): return (client, result)
         case .notFound:
             throw fail("no peer shares \(name.debugDescription)", ExitStatus.notFound, "not_found")
         case .ambiguous(let candidates):
@@ -237,6 +242,12 @@ struct SonicGetCommand: AsyncParsableCommand {
             throw fail("no content of \(name.debugDescription) matches --hash \(hashPrefix ?? "") (shared contents listed above)",
                        ExitStatus.notFound, "not_found")
         }
+    }
+
+    /// Steps 2 to 4 for the content the index listed.
+    private func download(_ result: SearchResult, from client: IndexClient, _ setup: Setup, logger: Logger,
+                          uploads: PeerServer?) async throws -> Outcome {
+        let (security, networkSecret) = (setup.security, setup.secret)
         let ownAddress = uploads?.boundAddress
         let holders = SwarmDownload.Holders(result, excluding: { listed in ownAddress.map(listed.mayBe) ?? false })
 

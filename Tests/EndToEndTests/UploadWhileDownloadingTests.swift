@@ -136,6 +136,25 @@ struct UploadWhileDownloadingTests {
         }
     }
 
+    /// A file of one piece is whole as soon as any of it is verified: no server, no index
+    /// session for it (a small download's start-up is most of its time).
+    @Test func aFileOfOnePieceIsNotServedWhileDownloading() async throws {
+        let bytes = Harness.randomBytes(count: 4 << 10, seed: 35)
+        let original = try Harness.sharedFolder("tiny.bin", bytes)
+        let out = try Harness.temporaryDirectory("get")
+        defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
+        let net = try await TestNetwork()
+        try await net.run {
+            try await net.addSeeder(folder: original)
+            _ = try await net.waitForSearch([], until: { !$0.isEmpty })
+            let (status, json, program) = try await net.get("tiny.bin", ["--log-level", "info"], directory: out)
+            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("tiny.bin")) == SHA256Hash.of(bytes).hex)
+            #expect(json?["upload"] is NSNull)
+            #expect(Self.servingAddress(in: program.stderr) == nil)
+        }
+    }
+
     @Test func withNoUploadNothingIsServed() async throws {
         let bytes = Harness.randomBytes(count: 1 << 20, seed: 32)
         let original = try Harness.sharedFolder("quiet.bin", bytes)
