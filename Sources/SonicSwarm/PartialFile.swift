@@ -171,9 +171,9 @@ public final class PartialFile: Sendable {
     /// for it), so the final `fdatasync` before the rename finds little left to flush.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         try PositionalIO.write(descriptor, bytes, at: offset, path: path)
-        let length = Int64(bytes.count)
+        let (start, length) = (Int64(offset), Int64(bytes.count))
         // The closure keeps the file, and so its descriptor, open until it has run.
-        writeback.async { [self] in _ = sonic_start_writeback(descriptor, Int64(offset), length) }
+        writeback.async { [self] in _ = sonic_start_writeback(descriptor, start, length) }
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {

@@ -316,8 +316,8 @@ struct SonicGetCommand: AsyncParsableCommand {
         let first = holders.first(maxPeers)
         let early = EarlyConnections(to: first.peers, settings: settings)
         do {
-            let outcome = try await fetch(result, first: first, early: early, to: path, settings: settings, uploads: uploads,
-                                          logger: logger)
+            let outcome = try await manifestThenSwarm(result, first: first, early: early, to: path, settings: settings,
+                                                      uploads: uploads, logger: logger)
             await early.close()
             return outcome
         } catch {
@@ -326,9 +326,9 @@ struct SonicGetCommand: AsyncParsableCommand {
         }
     }
 
-    private func fetch(_ result: SearchResult, first: (peers: [Endpoint], partial: Set<Endpoint>), early: EarlyConnections,
-                       to path: String, settings: SwarmDownload.Settings, uploads: PeerServer?,
-                       logger: Logger) async throws -> Outcome {
+    private func manifestThenSwarm(_ result: SearchResult, first: (peers: [Endpoint], partial: Set<Endpoint>),
+                                   early: EarlyConnections, to path: String, settings: SwarmDownload.Settings,
+                                   uploads: PeerServer?, logger: Logger) async throws -> Outcome {
         // 3. The manifest, checked against the content id (from a complete holder).
         let pins = settings.pins
         let manifest: Manifest

@@ -136,36 +136,23 @@ struct UploadWhileDownloadingTests {
         }
     }
 
-    /// A file of one piece is whole as soon as any of it is verified: no server, no index
-    /// session for it (a small download's start-up is most of its time).
-    @Test func aFileOfOnePieceIsNotServedWhileDownloading() async throws {
-        let bytes = Harness.randomBytes(count: 4 << 10, seed: 35)
-        let original = try Harness.sharedFolder("tiny.bin", bytes)
+    /// Nothing is served while downloading with `--no-upload`, nor for a file of one piece:
+    /// that is whole as soon as any of it is verified (no server, no index session for it; a
+    /// small download's start-up is most of its time).
+    @Test(arguments: [(name: "quiet.bin", size: 1 << 20, flags: ["--no-upload"]),
+                      (name: "tiny.bin", size: 4 << 10, flags: [])])
+    func nothingIsServed(_ name: String, size: Int, flags: [String]) async throws {
+        let bytes = Harness.randomBytes(count: size, seed: UInt64(size))
+        let original = try Harness.sharedFolder(name, bytes)
         let out = try Harness.temporaryDirectory("get")
         defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
         let net = try await TestNetwork()
         try await net.run {
             try await net.addSeeder(folder: original)
             _ = try await net.waitForSearch([], until: { !$0.isEmpty })
-            let (status, json, program) = try await net.get("tiny.bin", ["--log-level", "info"], directory: out)
+            let (status, json, program) = try await net.get(name, flags + ["--log-level", "info"], directory: out)
             #expect(status == 0, "stderr: \(program.stderr)")
-            #expect(try Harness.sha256(ofFile: out.appendingPathComponent("tiny.bin")) == SHA256Hash.of(bytes).hex)
-            #expect(json?["upload"] is NSNull)
-            #expect(Self.servingAddress(in: program.stderr) == nil)
-        }
-    }
-
-    @Test func withNoUploadNothingIsServed() async throws {
-        let bytes = Harness.randomBytes(count: 1 << 20, seed: 32)
-        let original = try Harness.sharedFolder("quiet.bin", bytes)
-        let out = try Harness.temporaryDirectory("get")
-        defer { [original, out].forEach { try? FileManager.default.removeItem(at: $0) } }
-        let net = try await TestNetwork()
-        try await net.run {
-            try await net.addSeeder(folder: original)
-            _ = try await net.waitForSearch([], until: { !$0.isEmpty })
-            let (status, json, program) = try await net.get("quiet.bin", ["--no-upload", "--log-level", "info"], directory: out)
-            #expect(status == 0, "stderr: \(program.stderr)")
+            #expect(try Harness.sha256(ofFile: out.appendingPathComponent(name)) == SHA256Hash.of(bytes).hex)
             #expect(json?["upload"] is NSNull)
             #expect(Self.servingAddress(in: program.stderr) == nil)
         }
