@@ -238,11 +238,15 @@ public enum SwarmDownload {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
+                // Once cancelled (complete, or interrupted), the end of the download saves or commits.
+                for await _ in engine.checkpointsDue where !Task.isCancelled { await checkpoint() }
+            }
+            group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     // Time passing is an event too: the age rule for duplicates before
                     // throughput is known, and the resume record.
-                    let checkpointDue = engine.tick()
+                    engine.tick()
                     let s = engine.snapshot()
                     progress?(Progress(verifiedBytes: s.verifiedBytes, receivingBytes: s.receivingBytes,
                                        reusedBytes: reusedBytes, reusedPieces: reused.count,
@@ -250,8 +254,6 @@ public enum SwarmDownload {
                                        wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
                                        activePeers: s.peers.filter(\.connected).count, elapsed: .now - start,
                                        peers: peerReports(s)))
-                    // Once cancelled (complete, or interrupted), the end of the download saves or commits.
-                    if checkpointDue && !Task.isCancelled { await checkpoint() }
                 }
             }
             await withTaskGroup(of: Void.self) { fetchers in

@@ -30,6 +30,10 @@ final class SwarmEngine: Sendable {
     private let policy: Mutex<SwarmPolicy>
     private let wakes: Mutex<[AsyncStream<Void>.Continuation]>
     private let wakeStreams: Mutex<[AsyncStream<Void>?]>
+    /// One element per ``SwarmPolicy/Action/checkpoint`` (at most one pending): the download
+    /// flushes the file and saves the resume record for each.
+    let checkpointsDue: AsyncStream<Void>
+    private let checkpointDue: AsyncStream<Void>.Continuation
 
     init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], settings: SwarmPolicy.Settings) {
         self.manifest = manifest
@@ -38,6 +42,7 @@ final class SwarmEngine: Sendable {
         let pairs = peers.map { _ in Self.makeWakeStream() }
         self.wakes = Mutex(pairs.map(\.continuation))
         self.wakeStreams = Mutex(pairs.map(\.stream))
+        (checkpointsDue, checkpointDue) = Self.makeWakeStream()
     }
 
     /// One pending wake is enough: the sender takes every command there is when it wakes.
@@ -120,11 +125,9 @@ final class SwarmEngine: Sendable {
                          for: peer)
     }
 
-    /// Time passed; true if the resume record is due.
-    func tick() -> Bool {
-        let actions = policy.withLock { $0.tick(now: .now) }
-        _ = try? carryOut(actions, for: nil)
-        return actions.contains(.checkpoint)
+    /// Time passed.
+    func tick() {
+        _ = try? carryOut(policy.withLock { $0.tick(now: .now) }, for: nil)
     }
 
     /// Wakes the connections the actions name; for the calling connection (`caller`),
@@ -141,7 +144,7 @@ final class SwarmEngine: Sendable {
                 wakes.withLock { $0[peer] }.yield()
                 if peer == caller { closed = Closed(reason: reason) }
             case .checkpoint:
-                break
+                checkpointDue.yield()
             case .finished:
                 next = .finished
             }

@@ -59,7 +59,7 @@ struct SwarmPolicy: Sendable {
         case send(to: PeerID)
         /// End this connection: banned, or dropped for a protocol violation.
         case close(PeerID, reason: String)
-        /// Save the resume record.
+        /// Flush the file and save the resume record.
         case checkpoint
         /// Every piece is verified.
         case finished
@@ -93,6 +93,8 @@ struct SwarmPolicy: Sendable {
     /// Smoothed time from request to verified piece, in seconds (nil before the first).
     private var pieceSeconds: Double?
     private var lastCheckpoint: (at: ContinuousClock.Instant?, verified: Int)
+    /// Whether the flush ahead of the end was asked for (``refill(now:)``).
+    private var endgameFlushed = false
     private var finishedReported = false
 
     init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], settings: Settings) {
@@ -317,15 +319,10 @@ struct SwarmPolicy: Sendable {
 
     /// Time passed: duplicates by age before rates are known, and the resume record.
     mutating func tick(now: ContinuousClock.Instant) -> [Action] {
-        var actions = refill(now: now)
-        let verified = scheduler.verifiedCount
-        // A complete download is committed instead.
-        if !scheduler.isComplete, verified != lastCheckpoint.verified,
-           lastCheckpoint.at.map({ now - $0 >= settings.checkpointInterval }) ?? true {
-            lastCheckpoint = (now, verified)
-            actions.append(.checkpoint)
-        }
-        return actions
+        let actions = refill(now: now)
+        guard lastCheckpoint.at.map({ now - $0 >= settings.checkpointInterval }) ?? true,
+              let checkpoint = checkpoint(now: now) else { return actions }
+        return merge(actions, [checkpoint])
     }
 
     /// How long a piece must have been in flight before an idle peer copies it while
@@ -354,7 +351,23 @@ struct SwarmPolicy: Sendable {
             }
             if added { actions.append(.send(to: peer)) }
         }
+        if scheduler.unassignedCount == 0, !endgameFlushed, let flush = checkpoint(now: now) {
+            // Every piece is handed out: what remains is in flight, a fraction of a second
+            // at full speed. A flush now leaves the final `fdatasync` only what arrives
+            // from here on, where the timer's last one may have left it 250 ms and more.
+            endgameFlushed = true
+            actions.append(flush)
+        }
         return actions
+    }
+
+    /// A checkpoint, if pieces were verified since the last one; recorded as taken.
+    private mutating func checkpoint(now: ContinuousClock.Instant) -> Action? {
+        let verified = scheduler.verifiedCount
+        // A complete download is committed instead.
+        guard !scheduler.isComplete, verified != lastCheckpoint.verified else { return nil }
+        lastCheckpoint = (now, verified)
+        return .checkpoint
     }
 
     /// The next piece for `peer`, or nil: nothing to do now, over the in-flight budget, or a

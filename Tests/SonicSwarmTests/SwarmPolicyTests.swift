@@ -206,26 +206,60 @@ extension PeerSession.Command {
 
 extension SwarmPolicyTests {
     @Test func aCheckpointIsDueAtMostOncePerIntervalAndNeverOnceComplete() {
-        var policy = Self.policy(peers: 1, settings: .init(requestsPerPeer: 4, checkpointInterval: .seconds(1)))
+        // One request at a time, pieces in order: every piece is handed out (the endgame flush
+        // of the test below) only with the last one.
+        let manifest = SwarmPolicySimulation.manifest(fileSize: 16 << 20, pieceSize: 1 << 20)
+        var policy = SwarmPolicy(manifest: manifest, peers: [Self.endpoints[0]], alreadyVerified: [],
+                                 settings: .init(requestsPerPeer: 1, checkpointInterval: .seconds(1)))
         _ = policy.connected(0, now: at(0))
         _ = policy.takeCommands(for: 0)
         #expect(!policy.tick(now: at(1)).contains(.checkpoint), "nothing verified yet")
-        let length = Self.manifest.pieceSize
-        func verify(_ piece: Int, at time: ContinuousClock.Instant) {
+        let length = manifest.pieceSize
+        @discardableResult func verify(_ piece: Int, at time: ContinuousClock.Instant) -> [SwarmPolicy.Action] {
             let id = UInt32(piece + 1)
             _ = policy.blockArrived(from: 0, requestID: id, rawLength: length, wireLength: length, now: time)
-            _ = policy.requestEnded(from: 0, requestID: id, digest: Self.manifest.pieceHashes[piece], now: time)
-            _ = policy.pieceStored(piece, by: 0, won: true, now: time)
+            _ = policy.requestEnded(from: 0, requestID: id, digest: manifest.pieceHashes[piece], now: time)
+            defer { _ = policy.takeCommands(for: 0) }
+            return policy.pieceStored(piece, by: 0, won: true, now: time)
         }
-        verify(0, at: at(2))
+        #expect(!verify(0, at: at(2)).contains(.checkpoint))
         #expect(policy.tick(now: at(2)).contains(.checkpoint))
-        verify(1, at: at(2))
+        #expect(!verify(1, at: at(2)).contains(.checkpoint))
         #expect(!policy.tick(now: at(2) + .milliseconds(500)).contains(.checkpoint), "a second apart at least")
         #expect(policy.tick(now: at(3)).contains(.checkpoint))
         #expect(!policy.tick(now: at(5)).contains(.checkpoint), "nothing new verified")
-        verify(2, at: at(6))
-        verify(3, at: at(6))
+        for piece in 2..<16 { verify(piece, at: at(6)) }
         #expect(policy.isComplete)
         #expect(!policy.tick(now: at(9)).contains(.checkpoint))
+    }
+}
+
+extension SwarmPolicyTests {
+    /// Once every piece is handed out, what remains arrives within a fraction of a second: the
+    /// file is flushed then, whatever the timer says, so the final `fdatasync` has little left.
+    @Test func theFileIsFlushedOnceWhenTheLastPieceIsHandedOut() throws {
+        let manifest = SwarmPolicySimulation.manifest(fileSize: 8 << 20, pieceSize: 1 << 20)
+        var policy = SwarmPolicy(manifest: manifest, peers: [Self.endpoints[0]], alreadyVerified: [],
+                                 settings: .init(checkpointInterval: .seconds(60)))
+        _ = policy.connected(0, now: at(0))
+        var queue = policy.takeCommands(for: 0).map(\.requestID)
+        var flushes: [Int] = []
+        for delivery in 1...8 {
+            let id = try #require(queue.first)
+            queue.removeFirst()
+            let piece = try #require(policy.sessions[0].requests.first?.piece)
+            let length = manifest.pieceSize
+            _ = policy.blockArrived(from: 0, requestID: id, rawLength: length, wireLength: length, now: at(delivery))
+            _ = policy.requestEnded(from: 0, requestID: id, digest: manifest.pieceHashes[piece], now: at(delivery))
+            let actions = policy.pieceStored(piece, by: 0, won: true, now: at(delivery))
+            if actions.contains(.checkpoint) {
+                flushes.append(delivery)
+                #expect(policy.scheduler.unassignedCount == 0)
+            }
+            queue += policy.takeCommands(for: 0).map(\.requestID)
+        }
+        #expect(policy.isComplete)
+        // Pieces 0 and 7 first, then one more per delivery: piece 6, the last, after the sixth.
+        #expect(flushes == [6])
     }
 }
