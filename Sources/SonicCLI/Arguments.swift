@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import ArgumentParser
 import SonicCore
 
@@ -32,7 +37,7 @@ extension DurationText: ExpressibleByArgument {
 /// `parse(text)`, or a usage error that says why not and lists the accepted `forms`.
 private func parsedArgument<Value>(_ text: String, _ parse: (String) -> Value?, kind: String, forms: String) throws -> Value {
     guard let value = parse(text) else {
-        let why = text.trimmingCharacters(in: .whitespaces).hasPrefix("-") ? "must not be negative" : "is not \(kind)"
+        let why = text.trimmingWhitespace().hasPrefix("-") ? "must not be negative" : "is not \(kind)"
         throw ValidationError("\(text.debugDescription) \(why); use \(forms)")
     }
     return value

@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import SonicCore
 
 /// `--http [HOST:]PORT` and its token: the optional web server of sonic-seed and sonic-index.
@@ -36,7 +41,7 @@ public struct HTTPOptions: ParsableArguments, Sendable {
             guard let data = FileManager.default.contents(atPath: httpTokenFile) else {
                 throw ValidationError("cannot read the token file \(httpTokenFile)")
             }
-            text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            text = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         } else if let env = ProcessInfo.processInfo.environment[Self.tokenVariable] {
             text = env
         }

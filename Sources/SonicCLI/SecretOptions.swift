@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import SonicNet
 
 /// `--secret-file` / `SONIC_SECRET`: makes a program a member of a members-only network.

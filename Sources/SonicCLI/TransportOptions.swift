@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import SonicCore
 import SonicNet
 
@@ -45,7 +50,7 @@ public struct TransportOptions: ParsableArguments, Sendable {
         if let stateDir { return stateDir }
         let env = ProcessInfo.processInfo.environment
         if let state = env["XDG_STATE_HOME"], !state.isEmpty { return state + "/sonic-share" }
-        return (env["HOME"] ?? NSTemporaryDirectory()) + "/.local/state/sonic-share"
+        return (env["HOME"] ?? FileManager.default.temporaryDirectory.path) + "/.local/state/sonic-share"
     }
 
     /// TLS with this program's identity (made on first use), or plain with `--tls off`.

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import NIOCore
 import SonicCore
 
@@ -97,7 +102,7 @@ public struct KnownIndexes: Sendable {
     /// Appends one line in a single `write` with `O_APPEND`, so programs that meet an index at
     /// the same time do not interleave their lines.
     static func append(_ index: Endpoint, _ id: PeerID, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                  attributes: [.posixPermissions: 0o700])
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)

@@ -1,5 +1,10 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import NIOSSL
 import SonicCore
 import SwiftASN1
@@ -47,13 +52,13 @@ public struct PeerIdentity: Sendable {
     /// Creation is atomic: the file is written under a temporary name and linked into place,
     /// so programs starting together with one state dir all end up with the same identity.
     public static func loadOrCreate(inDirectory directory: String) throws -> PeerIdentity {
-        let path = (directory as NSString).appendingPathComponent(fileName)
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
         if FileManager.default.fileExists(atPath: path) { return try load(path: path) }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw IdentityError(path: path, reason: "cannot create the state dir (\(error.localizedDescription))")
+            throw IdentityError(path: path, reason: "cannot create the state dir (\(error))")
         }
         let identity = try generate()
         let temporary = path + ".\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"

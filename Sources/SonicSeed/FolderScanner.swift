@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import SonicCore
 
 /// Lists the files under a shared folder that may be shared, with their names.
@@ -26,8 +31,8 @@ public struct FolderScanner: Sendable {
         guard let real = Self.realPath(root) else {
             throw FileError(path: root, message: "no such folder")
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: real, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var st = stat()
+        guard stat(real, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
             throw FileError(path: root, message: "not a folder")
         }
         self.root = root

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import SonicCore
 
 /// Manifests of a folder's files kept on disk, keyed by name and checked against size,
@@ -60,7 +65,7 @@ public struct ManifestCache: Sendable {
     public func save() -> String? {
         guard let path else { return nil }
         do {
-            let directory = (path as NSString).deletingLastPathComponent
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let data = try JSONEncoder().encode(records)
             let temp = path + ".tmp-\(getpid())"

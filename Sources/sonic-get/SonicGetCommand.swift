@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import Logging
 import NIOPosix
 import SonicCLI
@@ -407,8 +412,8 @@ struct SonicGetCommand: AsyncParsableCommand {
     private func targetPath(for result: SearchResult) -> String {
         let base = SharedName.baseName(result.name)
         guard let output else { return base }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+        var st = stat()
+        if stat(output, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
             return output.hasSuffix("/") ? output + base : output + "/" + base
         }
         return output

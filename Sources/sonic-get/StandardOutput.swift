@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+import Glibc
+#else
 import Foundation
+#endif
 import SonicCore
 
 /// A private folder under `$TMPDIR` (mode 0700), removed with everything in it.
