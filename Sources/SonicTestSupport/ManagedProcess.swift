@@ -9,6 +9,7 @@ open class ManagedProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stdoutData = Data()
     private var stderrData = Data()
+    private var exitInstant: ContinuousClock.Instant?
 
     /// Starts `executable`. `SONIC_INDEX` is removed from the environment so a user's
     /// setting never points a test at a real index; `environment` is added on top.
@@ -36,8 +37,16 @@ open class ManagedProcess: @unchecked Sendable {
             guard let self, !d.isEmpty else { return }
             self.lock.withLock { self.stderrData.append(d) }
         }
+        process.terminationHandler = { [weak self] _ in
+            guard let self else { return }
+            self.lock.withLock { self.exitInstant = .now }
+        }
         try process.run()
     }
+
+    /// When the program was seen to exit (reaped), nil while it runs: a benchmark's end
+    /// time, exact where polling ``Process/isRunning`` would add up to a polling interval.
+    public var exitedAt: ContinuousClock.Instant? { lock.withLock { exitInstant } }
 
     public var pid: Int32 { process.processIdentifier }
     public var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
