@@ -236,7 +236,16 @@ public enum SwarmDownload {
             }
         }
 
-        await withTaskGroup(of: Void.self) { group in
+        /// The whole-file SHA-256 (nil if pieces are missing from it), with the file flushed
+        /// meanwhile: hashing the last pieces and the final `fdatasync` overlap.
+        @Sendable func hashAndFlush() async throws -> SHA256Hash? {
+            async let flushed: Void = blocking.runIfActive { try file.sync() }
+            let digest = try await blocking.runIfActive { try wholeFile.finish(file: file) }
+            try await flushed
+            return digest
+        }
+
+        let ending: Result<SHA256Hash?, any Error>? = await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Once cancelled (complete, or interrupted), the end of the download saves or commits.
                 for await _ in engine.checkpointsDue where !Task.isCancelled { await checkpoint() }
@@ -256,7 +265,7 @@ public enum SwarmDownload {
                                        peers: peerReports(s)))
                 }
             }
-            await withTaskGroup(of: Void.self) { fetchers in
+            return await withTaskGroup(of: Void.self) { fetchers -> Result<SHA256Hash?, any Error>? in
                 let (events, event) = AsyncStream<FetcherEvent>.makeStream()
                 var running = 0
                 func connect(_ peer: Int, _ endpoint: Endpoint, partial: Bool) {
@@ -307,8 +316,11 @@ public enum SwarmDownload {
                 }
                 event.finish()
                 fetchers.cancelAll()
+                group.cancelAll()
+                // A complete download hashes and flushes while the connections close.
+                guard engine.isComplete, !Task.isCancelled else { return nil }
+                do { return .success(try await hashAndFlush()) } catch { return .failure(error) }
             }
-            group.cancelAll()
         }
 
         if Task.isCancelled {
@@ -316,12 +328,12 @@ public enum SwarmDownload {
             await Task.detached { await checkpoint() }.value
             throw CancellationError()
         }
-        guard engine.isComplete else {
+        guard let ending else {
             await checkpoint()
             let s = engine.snapshot(includePieceLists: true)
             throw Incomplete(missingPieces: s.missingPieces, pieceCount: manifest.pieceCount, report: report())
         }
-        guard let digest = try await blocking.runIfActive({ try wholeFile.finish(file: file) }) else {
+        guard let digest = try ending.get() else {
             throw FileError(path: file.path, message: "verified pieces are missing from the whole-file hash")
         }
         guard digest == manifest.fileHash else {
@@ -331,7 +343,7 @@ public enum SwarmDownload {
         }
         settings.serving?.remove(contentID)
         try await blocking.runIfActive {
-            try file.commit()
+            try file.commit(synced: true)
             ResumeRecord.remove(at: recordPath)
         }
         return report()
