@@ -183,7 +183,8 @@ let package = Package(
         ),
 
         // Shared by the end-to-end tests and sonic-bench: managed child processes, seeded data.
-        .target(name: "SonicTestSupport", dependencies: ["SonicCore", "SonicWire", .product(name: "NIOCore", package: "swift-nio")],
+        .target(name: "SonicTestSupport", dependencies: ["SonicCore", "SonicWire", "CSystemShims",
+                                                       .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: strict),
 
         .executableTarget(

@@ -21,3 +21,11 @@ int sonic_start_writeback(int fd, int64_t offset, int64_t length) {
     return 0;
 #endif
 }
+
+int sonic_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *directory) {
+    return posix_spawn_file_actions_addchdir_np(actions, directory);
+}
+
+int sonic_spawn_add_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}

@@ -5,48 +5,61 @@ import SonicCore
 /// address read, and stopped by its PID (SIGTERM, then SIGKILL), never by name.
 open class ManagedProcess: @unchecked Sendable {
     public let name: String
-    public let process = Process()
+    public let process: ChildProcess
     private let lock = NSLock()
     private var stdoutData = Data()
     private var stderrData = Data()
-    private var exitInstant: ContinuousClock.Instant?
+    /// Output pipes not at end of file yet.
+    private var openOutputs = 2
+    /// The read ends of the output pipes (closed when this goes away).
+    private var outputs: [FileHandle] = []
 
     /// Starts `executable`. `SONIC_INDEX` is removed from the environment so a user's
     /// setting never points a test at a real index; `environment` is added on top.
     public init(name: String, executable: URL, arguments: [String], environment: [String: String] = [:],
                 directory: URL? = nil) throws {
         self.name = name
-        process.executableURL = executable
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["SONIC_INDEX"] = nil
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.stdoutData.append(d) }
+        let out = try Self.pipe(), err = try Self.pipe()
+        defer { close(out.write); close(err.write) }
+        do {
+            process = try ChildProcess(executable: executable.path, arguments: arguments, environment: env,
+                                       directory: directory?.path, standardOutput: out.write, standardError: err.write)
+        } catch {
+            close(out.read)
+            close(err.read)
+            throw error
         }
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
+        outputs = [read(out.read) { [weak self] d in self?.lock.withLock { self?.stdoutData.append(d) } },
+                   read(err.read) { [weak self] d in self?.lock.withLock { self?.stderrData.append(d) } }]
+    }
+
+    /// A pipe (a child gets no descriptor but those it is given: ``ChildProcess``).
+    private static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard Glibc.pipe(&fds) == 0 else { throw ProcessFailure("pipe: \(String(cString: strerror(errno)))") }
+        return (fds[0], fds[1])
+    }
+
+    /// Collects what arrives on `descriptor` until end of file.
+    private func read(_ descriptor: Int32, into append: @escaping @Sendable (Data) -> Void) -> FileHandle {
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        handle.readabilityHandler = { [weak self] h in
             let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.stderrData.append(d) }
-        }
-        process.terminationHandler = { [weak self] _ in
+            guard d.isEmpty else { return append(d) }
+            // End of file: without this the handler would be called again and again.
+            h.readabilityHandler = nil
             guard let self else { return }
-            self.lock.withLock { self.exitInstant = .now }
+            self.lock.withLock { self.openOutputs -= 1 }
         }
-        try process.run()
+        return handle
     }
 
     /// When the program was seen to exit (reaped), nil while it runs: a benchmark's end
-    /// time, exact where polling ``Process/isRunning`` would add up to a polling interval.
-    public var exitedAt: ContinuousClock.Instant? { lock.withLock { exitInstant } }
+    /// time, exact where polling ``ChildProcess/isRunning`` would add up to a polling interval.
+    public var exitedAt: ContinuousClock.Instant? { process.exitedAt }
 
     public var pid: Int32 { process.processIdentifier }
     public var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
@@ -99,17 +112,23 @@ open class ManagedProcess: @unchecked Sendable {
     /// Waits (bounded) for exit and returns the status; kills the program at the deadline.
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                kill(pid, SIGKILL)
-                throw ProcessFailure("\(name) did not exit within \(timeout); stderr:\n\(stderr)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
+        let timedOut = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [process] in _ = await process.exited(); return false }
+            // Cancelled (the exit came first, or the caller was cancelled): ends at once.
+            group.addTask { try? await Task.sleep(for: timeout); return true }
+            let timedOut = await group.next() ?? false
+            group.cancelAll()
+            // The exit the first task waits for, if it has not come.
+            if timedOut { kill(pid, SIGKILL) }
+            return timedOut
         }
-        process.waitUntilExit()
-        // The readability handlers may still hold the last bytes: let the pipes drain.
-        try await Task.sleep(for: .milliseconds(30))
+        try Task.checkCancellation()
+        if timedOut { throw ProcessFailure("\(name) did not exit within \(timeout); stderr:\n\(stderr)") }
+        // What it wrote just before exiting may still be in the pipes: read to their end.
+        let drained = ContinuousClock.now + .seconds(2)
+        while lock.withLock({ openOutputs > 0 }) && ContinuousClock.now < drained {
+            try await Task.sleep(for: .milliseconds(1))
+        }
         return process.terminationStatus
     }
 

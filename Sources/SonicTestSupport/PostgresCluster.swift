@@ -134,9 +134,8 @@ public final class PostgresCluster: Sendable {
     /// Runs a program to its end (as `postgres` when we are root) and returns its output;
     /// throws with its output and `logOnFailure`'s text when it fails.
     ///
-    /// Spawned and awaited with `posix_spawn`/`waitpid`, not `Process`: `pg_ctl start` leaves
-    /// the server running, and the server would inherit the descriptor by which `Process`
-    /// learns that its child ended, so `Process` would wait for the server too.
+    /// Its output goes to a file, not a pipe: `pg_ctl start` leaves the server running with
+    /// the same standard output, so a pipe would not end until the server did.
     @discardableResult
     private static func run(_ program: URL, _ arguments: [String], asPostgres: Bool = true, nice: Bool = false,
                             logOnFailure: URL? = nil) throws -> String {
@@ -146,34 +145,22 @@ public final class PostgresCluster: Sendable {
         if nice { argv = ["/usr/bin/nice", "-n", "10"] + argv }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sonic-pg-out-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
-        let status = try spawnAndWait(argv, output: output.path)
+        let fd = open(output.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ProcessFailure("cannot create \(output.path)") }
+        let child: ChildProcess
+        do {
+            defer { close(fd) }
+            child = try ChildProcess(executable: argv[0], arguments: Array(argv.dropFirst()),
+                                     environment: ProcessInfo.processInfo.environment,
+                                     standardOutput: fd, standardError: fd)
+        }
+        child.waitUntilExit()
+        let status = child.terminationStatus
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         guard status == 0 else {
             let log = logOnFailure.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
             throw ProcessFailure("\(program.lastPathComponent) \(arguments.joined(separator: " ")) failed (\(status)): \(text)\(log)")
         }
         return text
-    }
-
-    /// Starts `argv` with standard input from /dev/null and standard output and error into
-    /// the file at `output`, and returns its exit status once it ends.
-    private static func spawnAndWait(_ argv: [String], output: String) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let cArguments = argv.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
-        guard spawned == 0 else { throw ProcessFailure("could not start \(argv[0]): error \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw ProcessFailure("waitpid failed for \(argv[0])") }
-        }
-        // Exited normally: the exit code; killed by a signal: 128 + the signal, as shells say.
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 }

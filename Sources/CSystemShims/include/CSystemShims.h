@@ -1,6 +1,7 @@
 #ifndef C_SYSTEM_SHIMS_H
 #define C_SYSTEM_SHIMS_H
 
+#include <spawn.h>
 #include <stdint.h>
 
 /// Starts writeback of a file range without waiting for it (Linux sync_file_range with
@@ -18,5 +19,11 @@ int sonic_release_free_memory(void);
 static inline void sonic_prefetch(const void *address) {
     __builtin_prefetch(address);
 }
+
+/// Spawn file actions that glibc declares only under _GNU_SOURCE: change to `directory`
+/// (posix_spawn_file_actions_addchdir_np), and close every descriptor from `lowest` up
+/// (posix_spawn_file_actions_addclosefrom_np). Return 0 or an error number.
+int sonic_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *directory);
+int sonic_spawn_add_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 #endif
