@@ -114,7 +114,7 @@ struct FlashBenchmark: AsyncParsableCommand {
                     for (i, download) in downloads.enumerated() {
                         group.addTask {
                             let status = try await download.program.waitForExit(timeout: .seconds(3600))
-                            return (i, status, ((download.program.exitedAt ?? .now) - start).seconds)
+                            return (i, status, ((download.program.process.exitedAt ?? .now) - start).seconds)
                         }
                     }
                     var exits: [Int: (status: Int32, seconds: Double)] = [:]

@@ -149,7 +149,7 @@ struct SwarmBenchmark: AsyncParsableCommand {
                     guard ContinuousClock.now - start < .seconds(3600) else { get.stopNow(); break }
                 }
                 let status = try await get.waitForExit(timeout: .seconds(10))
-                let elapsed = ((get.exitedAt ?? .now) - start).seconds
+                let elapsed = ((get.process.exitedAt ?? .now) - start).seconds
                 guard status == 0 else { throw BenchError("sonic-get failed (exit \(status)): \(get.stderr)") }
                 guard try ManifestBuilder.manifest(ofFileAt: target.path).fileHash == expected else {
                     throw BenchError("SHA-256 mismatch in run \(run)")

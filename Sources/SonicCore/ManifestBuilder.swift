@@ -213,6 +213,12 @@ public struct FileStatus: Hashable, Sendable, Codable {
         self.device = UInt64(st.st_dev)
     }
 
+    /// Whether `path` is a folder (follows symlinks); false if it does not exist.
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// `stat` of a path (follows symlinks).
     public static func of(path: String) throws -> FileStatus {
         var st = stat()

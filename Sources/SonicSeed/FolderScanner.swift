@@ -31,8 +31,7 @@ public struct FolderScanner: Sendable {
         guard let real = Self.realPath(root) else {
             throw FileError(path: root, message: "no such folder")
         }
-        var st = stat()
-        guard stat(real, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+        guard FileStatus.isDirectory(real) else {
             throw FileError(path: root, message: "not a folder")
         }
         self.root = root

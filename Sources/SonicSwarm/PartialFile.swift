@@ -220,11 +220,9 @@ public final class PartialFile: Sendable {
         unlink(path)
     }
 
-    /// Syncs (unless the caller just did: `synced`), then renames the partial file to the
-    /// target (replacing it) and syncs the folder, so the finished file appears whole under
-    /// its name or not at all.
-    public func commit(synced: Bool = false) throws {
-        if !synced { try sync() }
+    /// Renames the partial file, flushed by the caller (``sync()``), to the target (replacing
+    /// it) and syncs the folder, so the finished file appears whole under its name or not at all.
+    public func commit() throws {
         guard rename(path, targetPath) == 0 else { throw FileError(path: targetPath, errno: errno) }
         let (directory, _) = Self.split(targetPath)
         let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -343,7 +343,7 @@ public enum SwarmDownload {
         }
         settings.serving?.remove(contentID)
         try await blocking.runIfActive {
-            try file.commit(synced: true)
+            try file.commit()
             ResumeRecord.remove(at: recordPath)
         }
         return report()

@@ -80,7 +80,8 @@ public final class ChildProcess: Sendable {
     /// The exit code, or the number of the signal that killed it; 0 while it runs.
     public var terminationStatus: Int32 { state.withLock { $0.exit?.status ?? 0 } }
 
-    /// When it was reaped; nil while it runs.
+    /// When it was reaped, nil while it runs: a benchmark's end time, exact where polling
+    /// ``isRunning`` would add up to a polling interval.
     public var exitedAt: ContinuousClock.Instant? { state.withLock { $0.exit?.at } }
 
     /// Blocks until it has exited.

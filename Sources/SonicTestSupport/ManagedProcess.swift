@@ -57,10 +57,6 @@ open class ManagedProcess: @unchecked Sendable {
         return handle
     }
 
-    /// When the program was seen to exit (reaped), nil while it runs: a benchmark's end
-    /// time, exact where polling ``ChildProcess/isRunning`` would add up to a polling interval.
-    public var exitedAt: ContinuousClock.Instant? { process.exitedAt }
-
     public var pid: Int32 { process.processIdentifier }
     public var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
     /// Standard output as bytes (a file streamed with `-o -`).

@@ -412,8 +412,7 @@ struct SonicGetCommand: AsyncParsableCommand {
     private func targetPath(for result: SearchResult) -> String {
         let base = SharedName.baseName(result.name)
         guard let output else { return base }
-        var st = stat()
-        if stat(output, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+        if FileStatus.isDirectory(output) {
             return output.hasSuffix("/") ? output + base : output + "/" + base
         }
         return output

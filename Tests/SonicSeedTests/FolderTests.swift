@@ -98,3 +98,18 @@ import Testing
         #expect(IndexAnnouncer.batches([String](), size: { $0.utf8.count }).isEmpty)
     }
 }
+
+extension FolderTests {
+    /// A file, a missing path and a link to a file are refused as folders; a link to a folder is one.
+    @Test func onlyAFolderOrALinkToOneIsAFolderToShare() throws {
+        let (root, outside) = try makeTree()
+        defer { [root, outside].forEach { try? FileManager.default.removeItem(at: $0) } }
+        #expect(FileStatus.isDirectory(root.path))
+        #expect(FileStatus.isDirectory(root.appendingPathComponent("out-dir").path))
+        for notAFolder in ["a b: c.txt", "in-link", "dangling", "missing"].map({ root.appendingPathComponent($0).path }) {
+            #expect(!FileStatus.isDirectory(notAFolder), "\(notAFolder)")
+            #expect(throws: FileError.self) { try FolderScanner(root: notAFolder) }
+        }
+        #expect(throws: Never.self) { try FolderScanner(root: root.appendingPathComponent("out-dir").path) }
+    }
+}
