@@ -23,15 +23,9 @@ struct PeerFetcher: Sendable {
     /// which pieces (BITFIELD) before it gets work, and HAVE as it verifies more.
     let isPartialHolder: Bool
     let contentID: ContentID
-    let engine: SwarmEngine
-    let file: PartialFile
-    let writers: PieceWriters
-    let wholeFile: WholeFileHasher
-    /// This download as offered to other peers: each stored piece is announced there.
-    let serving: PartialHolding?
+    /// Where the manifest goes and, once the download has started, its file and policy come from.
+    let start: SwarmStart
     let settings: SwarmDownload.Settings
-    /// Its connection, if one was opened while the manifest was fetched (``EarlyConnections``).
-    let early: Task<FrameChannel, any Error>?
     let logger: Logger
 
     /// A request whose blocks are arriving: the I/O half of the policy's request.
@@ -66,7 +60,7 @@ struct PeerFetcher: Sendable {
             logger.info("peer dropped", metadata: ["error": "\(error)"])
             reason = "\(error)"
         }
-        engine.connectionEnded(peer, reason: reason)
+        start.connectionEnded(peer, endpoint: endpoint, reason: reason)
     }
 
     /// A connection to `endpoint` for a fetcher: the peer must present the id the index gave
@@ -80,20 +74,14 @@ struct PeerFetcher: Sendable {
     }
 
     private func fetch() async throws {
-        let channel: FrameChannel
-        if let early {
-            channel = try await withTaskCancellationHandler { try await early.value } onCancel: { early.cancel() }
-        } else {
-            channel = try await Self.connect(to: endpoint, settings: settings)
-        }
-        let wakes = engine.wakeStream(for: peer)
+        let channel = try await Self.connect(to: endpoint, settings: settings)
         // What this download holds, told to a peer it trades with (BITFIELD, then HAVE).
         let (holdings, tell) = AsyncStream<Message>.makeStream()
         try await channel.executeThenClose { inbound, outbound in
             let identities = try await channel.transportIdentities()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await receive(inbound: inbound, outbound: outbound, tell: tell, identities: identities) }
-                group.addTask { try await send(outbound: outbound, wakes: wakes) }
+                group.addTask { try await send(outbound: outbound) }
                 group.addTask { for await message in holdings { try await outbound.write(message) } }
                 // Either half ending ends the connection.
                 try await group.next()
@@ -103,9 +91,11 @@ struct PeerFetcher: Sendable {
         }
     }
 
-    /// The sender: writes the commands the policy decided for this connection, in order.
-    private func send(outbound: NIOAsyncChannelOutboundWriter<Message>, wakes: AsyncStream<Void>) async throws {
-        for await _ in wakes {
+    /// The sender: once the download has started, writes the commands the policy decided
+    /// for this connection, in order.
+    private func send(outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
+        guard let engine = await start.context()?.engine else { return }
+        for await _ in engine.wakeStream(for: peer) {
             guard let commands = engine.takeCommands(for: peer) else { return }
             for command in commands {
                 switch command {
@@ -119,8 +109,8 @@ struct PeerFetcher: Sendable {
         }
     }
 
-    /// The receiver: the handshake, then every message until the download ends or the
-    /// policy closes the connection.
+    /// The receiver: the handshake and the manifest, then, once the download has started,
+    /// every message until it ends or the policy closes the connection.
     private func receive(inbound: NIOAsyncChannelInboundStream<Message>,
                          outbound: NIOAsyncChannelOutboundWriter<Message>,
                          tell: AsyncStream<Message>.Continuation, identities: TransportIdentities?) async throws {
@@ -128,28 +118,36 @@ struct PeerFetcher: Sendable {
         var features: Features = settings.acceptDeflate ? [.deflate] : []
         if isPartialHolder || settings.speaksSwarm { features.insert(.swarm) }
         // Announcing the upload port makes this a trader: it tells the peer what it holds.
-        let trades = settings.speaksSwarm && settings.uploadPort > 0 && serving != nil
+        let trades = settings.speaksSwarm && settings.uploadPort > 0 && settings.serving != nil
         let hello = Hello(role: .client, listenPort: trades ? UInt16(settings.uploadPort) : 0, features: features,
                           agent: "sonic-get")
         let welcome = try await session.clientHandshake(hello, secret: settings.secret, identities: identities)
         logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
-        if isPartialHolder || welcome.features.contains(.swarm) {
-            try await receiveHoldings(&session, welcome: welcome)
+        let swarm = welcome.features.contains(.swarm)
+        guard swarm || !isPartialHolder else {
+            throw ProtocolViolation(description: "listed as a partial holder, but does not speak the swarm feature")
         }
-        if trades, welcome.features.contains(.swarm), let serving {
+        // A swarm peer answers MANIFEST? with what it holds too; another is asked only while
+        // the download has no manifest.
+        let holdings = swarm || !start.manifestKnown ? try await askManifest(&session, swarm: swarm) : nil
+        guard let context = await start.context() else { return }
+        if let holdings { try context.engine.holdingsArrived(from: peer, holdings) }
+        if trades, swarm, let serving = context.serving {
             let held = serving.holdings
             tell.yield(.bitfield(contentID, held))
             let subscription = serving.subscribe(tell, after: held)
             defer { serving.unsubscribe(subscription) }
-            try await exchange(&session)
+            try await exchange(&session, context)
         } else {
-            try await exchange(&session)
+            try await exchange(&session, context)
         }
     }
 
     /// Reports every message to the engine and carries out its verdicts, until the download
     /// ends or the policy closes the connection.
-    private func exchange(_ session: inout FrameSession) async throws {
+    private func exchange(_ session: inout FrameSession, _ context: SwarmStart.Context) async throws {
+        let (engine, writers, file, wholeFile, serving) =
+            (context.engine, context.writers, context.file, context.wholeFile, context.serving)
         guard try engine.connected(peer) == .carryOn else { return }
 
         var pieces: [UInt32: PieceInProgress] = [:]
@@ -170,7 +168,7 @@ struct PeerFetcher: Sendable {
                 var progress = pieces[block.requestID] ?? PieceInProgress(
                     piece: piece,
                     buffer: writesThrough && writers.claim(piece, for: peer)
-                        ? nil : ByteBufferAllocator().buffer(capacity: swarmManifest.length(ofPiece: piece)),
+                        ? nil : ByteBufferAllocator().buffer(capacity: engine.manifest.length(ofPiece: piece)),
                     offset: offset)
                 let bytes: ByteBuffer
                 do {
@@ -179,7 +177,7 @@ struct PeerFetcher: Sendable {
                     try engine.blockRejected(from: peer, requestID: block.requestID, corrupt: "bad deflate block: \(error)")
                     continue
                 }
-                let kept = try store(bytes, of: &progress, at: offset)
+                let kept = try store(bytes, of: &progress, at: offset, into: writers)
                 pieces[block.requestID] = progress
                 if !kept {
                     // Another peer's copy took the piece over: stop this one.
@@ -199,7 +197,7 @@ struct PeerFetcher: Sendable {
                     if let progress { writers.released(progress.piece, by: peer) }
                     continue
                 }
-                let won = try await storeVerified(progress)
+                let won = try await storeVerified(progress, into: writers)
                 if won {
                     wholeFile.pieceVerified(piece, file: file)
                     serving?.verified(piece)
@@ -222,21 +220,19 @@ struct PeerFetcher: Sendable {
         }
     }
 
-    private var swarmManifest: Manifest { engine.manifest }
-
-    /// MANIFEST? of a partial holder: its MANIFEST, then the BITFIELD of what it holds.
-    private func receiveHoldings(_ session: inout FrameSession, welcome: Welcome) async throws {
-        guard welcome.features.contains(.swarm) else {
-            throw ProtocolViolation(description: "listed as a partial holder, but does not speak the swarm feature")
-        }
+    /// MANIFEST? for the content: the MANIFEST, offered to the download's start, then (from a
+    /// swarm peer) the BITFIELD of what the peer holds.
+    private func askManifest(_ session: inout FrameSession, swarm: Bool) async throws -> PieceBitfield? {
         try await session.send(.manifestRequest(contentID))
-        guard case .manifest(let id, _) = try await session.receiveReply(), id == contentID else {
+        guard case .manifest(let id, let bytes) = try await session.receiveReply(), id == contentID else {
             throw ProtocolViolation(description: "protocol violation: no MANIFEST of \(contentID.shortHex)")
         }
+        try start.offer(bytes, from: endpoint)
+        guard swarm else { return nil }
         guard case .bitfield(let holdingsID, let holdings) = try await session.receiveReply(), holdingsID == contentID else {
             throw ProtocolViolation(description: "protocol violation: no BITFIELD after the MANIFEST")
         }
-        try engine.holdingsArrived(from: peer, holdings)
+        return holdings
     }
 
     /// The block's raw bytes: its payload, or the payload inflated into `scratch`.
@@ -256,7 +252,8 @@ struct PeerFetcher: Sendable {
 
     /// Hashes a block and writes it through to the file (or adds it to a duplicate's buffer).
     /// False if the piece was taken over by another peer's copy (nothing written).
-    private func store(_ bytes: ByteBuffer, of progress: inout PieceInProgress, at offset: UInt64) throws -> Bool {
+    private func store(_ bytes: ByteBuffer, of progress: inout PieceInProgress, at offset: UInt64,
+                       into writers: PieceWriters) throws -> Bool {
         bytes.withUnsafeReadableBytes { raw in
             progress.hasher.update(bufferPointer: raw)
             progress.buffer?.writeBytes(raw)
@@ -273,12 +270,12 @@ struct PeerFetcher: Sendable {
 
     /// Stores a verified piece: writes a duplicate's buffer whole, or confirms that the
     /// bytes written through are still this connection's. False if another copy won.
-    private func storeVerified(_ progress: PieceInProgress) async throws -> Bool {
+    private func storeVerified(_ progress: PieceInProgress, into writers: PieceWriters) async throws -> Bool {
         guard let buffer = progress.buffer else {
             return try writers.verified(progress.piece, by: peer, buffered: nil, at: progress.offset)
         }
         // A duplicate's copy is written whole: a piece of file I/O, on NIO's thread pool.
-        let (writers, piece, peer, offset) = (writers, progress.piece, peer, progress.offset)
+        let (piece, peer, offset) = (progress.piece, peer, progress.offset)
         return try await NIOThreadPool.singleton.runIfActive {
             try buffer.withUnsafeReadableBytes { try writers.verified(piece, by: peer, buffered: $0, at: offset) }
         }

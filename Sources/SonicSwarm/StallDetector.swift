@@ -4,8 +4,9 @@ import SonicWire
 
 /// Drops a peer connection that owes us data and sends nothing for `timeout`.
 ///
-/// Counts the requests in flight (OBTAIN-RANGE out; END or a request's ERROR in): while some
-/// are outstanding, a silent connection is stalled and is closed with
+/// Counts the answers owed: for each OBTAIN-RANGE an END or the request's ERROR; for HELLO
+/// and AUTH a CHALLENGE or WELCOME; for MANIFEST? a MANIFEST (or a connection ERROR). While
+/// some are owed, a silent connection is stalled and is closed with
 /// ``SessionError/idleTimeout(seconds:)``. While none are, silence is fine (the downloader
 /// is simply waiting for work), unlike a plain read-idle timeout.
 final class StallDetector: ChannelDuplexHandler, RemovableChannelHandler {
@@ -46,17 +47,18 @@ final class StallDetector: ChannelDuplexHandler, RemovableChannelHandler {
         let message = unwrapInboundIn(data)
         lastProgress = .now()
         switch message {
-        case .end: outstanding = max(0, outstanding - 1)
-        case .error(let e) where e.requestID != 0: outstanding = max(0, outstanding - 1)
+        case .end, .error, .welcome, .challenge, .manifest: outstanding = max(0, outstanding - 1)
         default: break
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .obtainRange = unwrapOutboundIn(data) {
+        switch unwrapOutboundIn(data) {
+        case .obtainRange, .hello, .auth, .manifestRequest:
             if outstanding == 0 { lastProgress = .now() }
             outstanding += 1
+        default: break
         }
         context.write(data, promise: promise)
     }

@@ -86,6 +86,8 @@ public enum SwarmDownload {
         public var reusedPieces: Int
         public var pieceCount: Int
         public var totalBytes: UInt64
+        /// The whole file's SHA-256, as the manifest gives it.
+        public var fileHash: SHA256Hash
         public var wireBytes: UInt64
         public var activePeers: Int
         public var elapsed: Duration
@@ -104,6 +106,16 @@ public enum SwarmDownload {
         /// Bytes of the reused pieces: not fetched by this run, so not part of its rate.
         public var reusedBytes: UInt64
         public var wireBytes: UInt64 { peers.reduce(0) { $0 + $1.wireBytes } }
+    }
+
+    /// No peer served the content's manifest: each one ended without it, for the reason given.
+    public struct NoManifest: Error, CustomStringConvertible {
+        public var contentID: ContentID
+        public var attempts: [(Endpoint, String)]
+        public var description: String {
+            "no peer served the manifest of \(contentID.shortHex)"
+                + (attempts.isEmpty ? "" : ": " + attempts.map { "\($0.0): \($0.1)" }.joined(separator: "; "))
+        }
     }
 
     /// Not every piece could be fetched; the partial file and resume record are kept.
@@ -168,87 +180,57 @@ public enum SwarmDownload {
         return min(early, interval)
     }
 
-    /// Fetches `manifest`'s content from `peers` into `targetPath`. `partialHolders`: those of
-    /// `peers` that hold only part of it (swarm feature: they say which pieces, and more as they
-    /// verify them). `early`: connections already being opened to some of `peers`, taken
-    /// instead of opening new ones (the caller closes what is left).
+    /// Fetches the content `contentID` names from `peers` into `targetPath`.
+    ///
+    /// The connections open at once and each asks its peer for the manifest: the first one
+    /// whose SHA-256 is `contentID` (and, given `expectedSize`, of that size) starts the
+    /// download (``SwarmStart``). `partialHolders`: those of `peers` that hold only part of
+    /// it (swarm feature: they say which pieces, and more as they verify them).
+    /// Throws ``NoManifest`` if no peer serves the manifest.
     public static func run(
-        contentID: ContentID, manifest: Manifest, peers: [Endpoint], partialHolders: Set<Endpoint> = [],
-        targetPath: String, early: EarlyConnections? = nil,
-        settings: Settings, logger: Logger,
+        contentID: ContentID, expectedSize: UInt64? = nil, peers: [Endpoint], partialHolders: Set<Endpoint> = [],
+        targetPath: String, settings: Settings, logger: Logger,
         progress: (@Sendable (Progress) -> Void)? = nil
     ) async throws -> Report {
         let start = ContinuousClock.now
-        let file = try PartialFile(targetPath: targetPath, size: manifest.fileSize)
-        let recordPath = ResumeRecord.path(for: targetPath)
-        let wholeFile = WholeFileHasher(manifest: manifest)
-        let writers = PieceWriters(file: file)
-        // Blocking file work (rehashing, fdatasync, the record, the rename) runs on NIO's
-        // thread pool, never on the two threads of the concurrency pool.
-        let blocking = NIOThreadPool.singleton
-        let reused = try await blocking.runIfActive {
-            resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath, wholeFile: wholeFile)
-        }
-        if !reused.isEmpty {
-            logger.info("resuming", metadata: ["verified-pieces": "\(reused.count)", "of": "\(manifest.pieceCount)"])
-        }
-        let holding = settings.serving.map { partials in
-            let holding = PartialHolding(manifest: manifest, path: file.path,
-                                         verified: PieceBitfield(pieceCount: manifest.pieceCount, pieces: reused),
-                                         reader: { try file.reader() })
-            partials.add(holding)
-            return holding
-        }
+        let opening = SwarmStart(contentID: contentID, expectedSize: expectedSize, connections: peers.count)
         // However the download ends, the partial file is no longer offered: it is renamed,
         // kept for a resume, or deleted.
         defer { settings.serving?.remove(contentID) }
-        let reusedBytes = reused.reduce(0) { $0 + UInt64(manifest.length(ofPiece: $1)) }
-        let engine = SwarmEngine(manifest: manifest, peers: peers, alreadyVerified: reused, settings: SwarmPolicy.Settings(
-            requestsPerPeer: settings.requestsPerPeer, maxRequestersPerPiece: settings.maxRequestersPerPiece,
-            maximumInFlightBytes: settings.maximumInFlightBytes, peerTimeout: settings.peerTimeout,
-            tieBreakSeed: UInt64.random(in: .min ... .max), maximumPeers: max(settings.maximumPeers, peers.count)))
 
-        func peerReports(_ s: SwarmEngine.Snapshot, banningAll: Bool = false) -> [PeerReport] {
-            s.peers.map {
-                PeerReport(endpoint: $0.endpoint, fileBytes: $0.fileBytes, wireBytes: $0.wireBytes,
-                           pieces: $0.pieces, failures: $0.failures, banned: $0.banned || banningAll,
-                           lastError: banningAll ? "served a forged content" : $0.lastError)
-            }
-        }
-
-        func report(banningAll: Bool = false) -> Report {
-            let s = engine.snapshot()
-            return Report(
-                targetPath: targetPath, manifest: manifest, contentID: contentID, elapsed: .now - start,
-                peers: peerReports(s, banningAll: banningAll),
-                retriedPieces: s.retriedPieces, reusedPieces: reused.count, reusedBytes: reusedBytes)
-        }
-
-        @Sendable func checkpoint() async {
-            let s = engine.snapshot(includePieceLists: true)
-            do {
-                try await blocking.runIfActive {
-                    try file.sync()
-                    try ResumeRecord(contentID: contentID, verified: s.verified).save(to: recordPath)
+        let (transfer, ending) = try await withThrowingTaskGroup(of: Void.self) {
+            group -> (SwarmTransfer, Result<SHA256Hash?, any Error>?) in
+            let (events, event) = AsyncStream<FetcherEvent>.makeStream()
+            var running = 0
+            func connect(_ peer: Int, _ endpoint: Endpoint, partial: Bool) {
+                var peerLogger = logger
+                peerLogger[metadataKey: "peer"] = "\(endpoint)"
+                let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, isPartialHolder: partial, contentID: contentID,
+                                          start: opening, settings: settings, logger: peerLogger)
+                running += 1
+                group.addTask {
+                    await fetcher.run()
+                    event.yield(.connectionEnded)
                 }
-            } catch {
-                logger.warning("cannot save resume record", metadata: ["error": "\(error)"])
             }
-        }
+            for (peer, endpoint) in peers.enumerated() {
+                connect(peer, endpoint, partial: partialHolders.contains(endpoint))
+            }
+            let transfer: SwarmTransfer
+            do {
+                transfer = try await SwarmTransfer(contentID: contentID, manifest: try await opening.manifest(), peers: peers,
+                                                   targetPath: targetPath, settings: settings, logger: logger)
+            } catch {
+                opening.abandon()
+                group.cancelAll()
+                throw error
+            }
+            opening.begin(transfer.context)
+            let engine = transfer.engine
 
-        /// The whole-file SHA-256 (nil if pieces are missing from it), with the file flushed
-        /// meanwhile: hashing the last pieces and the final `fdatasync` overlap.
-        @Sendable func hashAndFlush() async throws -> SHA256Hash? {
-            async let flushed: Void = blocking.runIfActive { try file.sync() }
-            let digest = try await blocking.runIfActive { try wholeFile.finish(file: file) }
-            try await flushed
-            return digest
-        }
-
-        let ending: Result<SHA256Hash?, any Error>? = await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Once cancelled (complete, or interrupted), the end of the download saves or commits.
-                for await _ in engine.checkpointsDue where !Task.isCancelled { await checkpoint() }
+                for await _ in engine.checkpointsDue where !Task.isCancelled { await transfer.checkpoint() }
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -256,97 +238,68 @@ public enum SwarmDownload {
                     // Time passing is an event too: the age rule for duplicates before
                     // throughput is known, and the resume record.
                     engine.tick()
-                    let s = engine.snapshot()
-                    progress?(Progress(verifiedBytes: s.verifiedBytes, receivingBytes: s.receivingBytes,
-                                       reusedBytes: reusedBytes, reusedPieces: reused.count,
-                                       pieceCount: manifest.pieceCount, totalBytes: manifest.fileSize,
-                                       wireBytes: s.peers.reduce(0) { $0 + $1.wireBytes },
-                                       activePeers: s.peers.filter(\.connected).count, elapsed: .now - start,
-                                       peers: peerReports(s)))
+                    progress?(transfer.progress(startedAt: start))
                 }
             }
-            return await withTaskGroup(of: Void.self) { fetchers -> Result<SHA256Hash?, any Error>? in
-                let (events, event) = AsyncStream<FetcherEvent>.makeStream()
-                var running = 0
-                func connect(_ peer: Int, _ endpoint: Endpoint, partial: Bool) {
-                    var peerLogger = logger
-                    peerLogger[metadataKey: "peer"] = "\(endpoint)"
-                    let fetcher = PeerFetcher(peer: peer, endpoint: endpoint, isPartialHolder: partial,
-                                              contentID: contentID, engine: engine,
-                                              file: file, writers: writers, wholeFile: wholeFile, serving: holding,
-                                              settings: settings, early: early?.take(endpoint), logger: peerLogger)
-                    running += 1
-                    fetchers.addTask {
-                        await fetcher.run()
-                        event.yield(.connectionEnded)
-                    }
-                }
-                for (peer, endpoint) in peers.enumerated() {
-                    connect(peer, endpoint, partial: partialHolders.contains(endpoint))
-                }
-                if let discover = settings.discover {
-                    // Holders that appear during the download (the index asked again).
-                    fetchers.addTask {
-                        var asks = 0
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: discoveryDelay(after: asks, interval: settings.discoveryInterval))
-                            asks += 1
-                            guard !Task.isCancelled else { return }
-                            let found = await discover()
-                            let partial = Set(found.partial).subtracting(found.complete)
-                            let joined = engine.peersDiscovered(found.complete + found.partial)
-                            if !joined.isEmpty {
-                                event.yield(.peersJoined(joined.map { ($0.peer, $0.endpoint, partial.contains($0.endpoint)) }))
-                            }
+            if let discover = settings.discover {
+                // Holders that appear during the download (the index asked again).
+                group.addTask {
+                    var asks = 0
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: discoveryDelay(after: asks, interval: settings.discoveryInterval))
+                        asks += 1
+                        guard !Task.isCancelled else { return }
+                        let found = await discover()
+                        let partial = Set(found.partial).subtracting(found.complete)
+                        let joined = engine.peersDiscovered(found.complete + found.partial)
+                        if !joined.isEmpty {
+                            event.yield(.peersJoined(joined.map { ($0.peer, $0.endpoint, partial.contains($0.endpoint)) }))
                         }
                     }
                 }
-                // The connection that stores the last piece returns at once; the others may be
-                // waiting on a peer that is slow, or that ignores CANCEL: stop them all. With
-                // no connection left, the download ends incomplete.
-                if running > 0 && !engine.isComplete {
-                    for await happened in events {
-                        switch happened {
-                        case .connectionEnded: running -= 1
-                        case .peersJoined(let joined):
-                            for (peer, endpoint, partial) in joined { connect(peer, endpoint, partial: partial) }
-                        }
-                        if engine.isComplete || running == 0 { break }
-                    }
-                }
-                event.finish()
-                fetchers.cancelAll()
-                group.cancelAll()
-                // A complete download hashes and flushes while the connections close.
-                guard engine.isComplete, !Task.isCancelled else { return nil }
-                do { return .success(try await hashAndFlush()) } catch { return .failure(error) }
             }
+            // The connection that stores the last piece returns at once; the others may be
+            // waiting on a peer that is slow, or that ignores CANCEL: stop them all. With
+            // no connection left, the download ends incomplete.
+            if running > 0 && !engine.isComplete {
+                for await happened in events {
+                    switch happened {
+                    case .connectionEnded: running -= 1
+                    case .peersJoined(let joined):
+                        for (peer, endpoint, partial) in joined { connect(peer, endpoint, partial: partial) }
+                    }
+                    if engine.isComplete || running == 0 { break }
+                }
+            }
+            event.finish()
+            group.cancelAll()
+            // A complete download hashes and flushes while the connections close.
+            guard engine.isComplete, !Task.isCancelled else { return (transfer, nil) }
+            do { return (transfer, .success(try await transfer.hashAndFlush())) } catch { return (transfer, .failure(error)) }
         }
 
         if Task.isCancelled {
             // Saved even though this task is cancelled: the record is what makes a resume cheap.
-            await Task.detached { await checkpoint() }.value
+            await Task.detached { await transfer.checkpoint() }.value
             throw CancellationError()
         }
         guard let ending else {
-            await checkpoint()
-            let s = engine.snapshot(includePieceLists: true)
-            throw Incomplete(missingPieces: s.missingPieces, pieceCount: manifest.pieceCount, report: report())
+            await transfer.checkpoint()
+            let s = transfer.engine.snapshot(includePieceLists: true)
+            throw Incomplete(missingPieces: s.missingPieces, pieceCount: transfer.manifest.pieceCount,
+                             report: transfer.report(startedAt: start))
         }
         guard let digest = try ending.get() else {
-            throw FileError(path: file.path, message: "verified pieces are missing from the whole-file hash")
+            throw FileError(path: transfer.file.path, message: "verified pieces are missing from the whole-file hash")
         }
-        guard digest == manifest.fileHash else {
-            file.discard()
-            ResumeRecord.remove(at: recordPath)
-            throw InconsistentContent(claimed: manifest.fileHash, actual: digest, report: report(banningAll: true))
+        guard digest == transfer.manifest.fileHash else {
+            transfer.discard()
+            throw InconsistentContent(claimed: transfer.manifest.fileHash, actual: digest,
+                                      report: transfer.report(startedAt: start, banningAll: true))
         }
         settings.serving?.remove(contentID)
-        try await blocking.runIfActive {
-            try file.commit()
-            ResumeRecord.remove(at: recordPath)
-        }
-        return report()
+        try await transfer.commit()
+        return transfer.report(startedAt: start)
     }
 
     private enum FetcherEvent: Sendable {

@@ -267,11 +267,7 @@ public final class DownloadManager: Service, Sendable {
         let peers = holders.complete + holders.partial
         events.publish(WebEvent(type: "peers", ["download": id, "peers": peers.map(\.description).joined(separator: ",")]))
         let pins = PeerPins(result.peerPins)
-        let (manifest, _) = try await ManifestFetcher.fetch(contentID, from: holders.complete,
-                                                            timeout: configuration.settings.peerTimeout,
-                                                            secret: configuration.secret, transport: configuration.transport,
-                                                            pins: pins, logger: logger)
-        update(id) { $0.info.sha256 = manifest.fileHash.hex; $0.info.size = manifest.fileSize; $0.rateBase = nil }
+        update(id) { $0.rateBase = nil }
         var settings = SwarmDownload.Settings(
             requestsPerPeer: configuration.settings.requestsPerPeer, peerTimeout: configuration.settings.peerTimeout,
             acceptDeflate: true, secret: configuration.secret, serving: configuration.serving)
@@ -289,7 +285,7 @@ public final class DownloadManager: Service, Sendable {
         let lastWire = Mutex<UInt64>(0)
         do {
             let report = try await SwarmDownload.run(
-                contentID: contentID, manifest: manifest, peers: peers, partialHolders: Set(holders.partial),
+                contentID: contentID, expectedSize: result.size, peers: peers, partialHolders: Set(holders.partial),
                 targetPath: targetPath(name),
                 settings: settings, logger: logger,
                 progress: { [self] p in
@@ -314,6 +310,7 @@ public final class DownloadManager: Service, Sendable {
         let now = ContinuousClock.now
         let info: DownloadInfo? = update(id) { e in
             guard e.info.state == .running else { return }
+            (e.info.sha256, e.info.size) = (p.fileHash.hex, p.totalBytes)
             let verified = p.verifiedBytes
             metricsRaw(delta: verified > e.info.verified_bytes ? verified - e.info.verified_bytes : 0)
             e.info.verified_bytes = verified
@@ -341,7 +338,10 @@ public final class DownloadManager: Service, Sendable {
     }
 
     private func finish(_ id: String, _ report: SwarmDownload.Report) {
-        update(id) { e in e.info.peers = Self.peerBytes(report.peers) }
+        update(id) { e in
+            e.info.peers = Self.peerBytes(report.peers)
+            (e.info.sha256, e.info.size) = (report.manifest.fileHash.hex, report.manifest.fileSize)
+        }
         metrics?.recordSwarm(report)
     }
 

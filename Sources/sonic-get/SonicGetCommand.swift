@@ -291,7 +291,7 @@ struct SonicGetCommand: AsyncParsableCommand {
                                uploads: uploads, logger: logger)
     }
 
-    /// Steps 3 and 4: the manifest, then the swarm into `path`.
+    /// Steps 3 and 4: the manifest and the swarm into `path`.
     private func fetch(_ result: SearchResult, holders: SwarmDownload.Holders, to path: String,
                        secret networkSecret: NetworkSecret?, security: TransportSecurity, index client: IndexClient,
                        uploads: PeerServer?, logger: Logger) async throws -> Outcome {
@@ -317,51 +317,20 @@ struct SonicGetCommand: AsyncParsableCommand {
         settings.maximumPeers = maxPeers
         settings.speaksSwarm = !noSwarm
         settings.uploadPort = uploads?.boundAddress.port ?? 0
-        // The swarm's first connections open while the manifest is fetched.
+        // 3 and 4. The swarm: the manifest comes from the first of its connections that
+        // serves one matching the content id.
         let first = holders.first(maxPeers)
-        let early = EarlyConnections(to: first.peers, settings: settings)
-        do {
-            let outcome = try await manifestThenSwarm(result, first: first, early: early, to: path, settings: settings,
-                                                      uploads: uploads, logger: logger)
-            await early.close()
-            return outcome
-        } catch {
-            await early.close()
-            throw error
-        }
-    }
-
-    private func manifestThenSwarm(_ result: SearchResult, first: (peers: [Endpoint], partial: Set<Endpoint>),
-                                   early: EarlyConnections, to path: String, settings: SwarmDownload.Settings,
-                                   uploads: PeerServer?, logger: Logger) async throws -> Outcome {
-        // 3. The manifest, checked against the content id (from a complete holder).
-        let pins = settings.pins
-        let manifest: Manifest
-        do {
-            (manifest, _) = try await ManifestFetcher.fetch(result.contentID, from: first.peers.filter { !first.partial.contains($0) },
-                                                            timeout: peerTimeout.duration,
-                                                            secret: settings.secret, transport: settings.transport, pins: pins,
-                                                            logger: logger)
-        } catch {
-            reportRefusals(pins)
-            if !pins.refusals.isEmpty {
-                throw fail("\(error)", ExitStatus.security, "identity_mismatch")
-            }
-            throw fail("\(error)", ExitStatus.incomplete, "no_manifest")
-        }
-        guard manifest.fileSize == result.size else {
-            throw fail("the manifest says \(manifest.fileSize) bytes, the index \(result.size)", ExitStatus.incomplete, "no_manifest")
-        }
-
-        // 4. Swarm.
         let showProgress = !quiet && Console.stderrIsTerminal
         let report: SwarmDownload.Report
         do {
             report = try await SwarmDownload.run(
-                contentID: result.contentID, manifest: manifest, peers: first.peers, partialHolders: first.partial,
-                targetPath: path, early: early,
-                settings: settings, logger: logger,
+                contentID: result.contentID, expectedSize: result.size, peers: first.peers, partialHolders: first.partial,
+                targetPath: path, settings: settings, logger: logger,
                 progress: showProgress ? DownloadProgress(name: SharedName.baseName(result.name)).report : nil)
+        } catch let missing as SwarmDownload.NoManifest {
+            reportRefusals(pins)
+            throw fail("\(missing)", pins.refusals.isEmpty ? ExitStatus.incomplete : ExitStatus.security,
+                       pins.refusals.isEmpty ? "no_manifest" : "identity_mismatch")
         } catch let incomplete as SwarmDownload.Incomplete {
             if showProgress { ProgressLine.clear() }
             for peer in incomplete.report.peers where peer.lastError != nil {
@@ -374,7 +343,8 @@ struct SonicGetCommand: AsyncParsableCommand {
                                refused ? ExitStatus.security : ExitStatus.incomplete,
                                refused ? "identity_mismatch" : "incomplete", jsonPrinted: json)
             if json {
-                printJSON(result: result, manifest: manifest, path: path, report: incomplete.report, failure: failure,
+                printJSON(result: result, manifest: incomplete.report.manifest, path: path, report: incomplete.report,
+                          failure: failure,
                           uploads: uploads, security: settings.transport, pins: pins)
             }
             throw failure
@@ -382,7 +352,8 @@ struct SonicGetCommand: AsyncParsableCommand {
             if showProgress { ProgressLine.clear() }
             let failure = fail("\(forged)", ExitStatus.forgedContent, "forged_content", jsonPrinted: json)
             if json {
-                Console.out(DownloadSummary.json(name: result.name, path: path, manifest: manifest, contentID: result.contentID,
+                Console.out(DownloadSummary.json(name: result.name, path: path, manifest: forged.report.manifest,
+                                                 contentID: result.contentID,
                                                  report: forged.report, failure: failure, forged: true).text)
             }
             throw failure
@@ -395,6 +366,7 @@ struct SonicGetCommand: AsyncParsableCommand {
         }
         if showProgress { ProgressLine.clear() }
         reportRefusals(pins)
+        let manifest = report.manifest
         if !json && !quiet {
             let seconds = max(report.elapsed.seconds, 0.001)
             // This run's bytes only: resumed pieces were not fetched now.

@@ -49,9 +49,13 @@ final class FakePeer: @unchecked Sendable {
         indexSession = nil
     }
 
-    /// Holds every connection open and silent after the handshake (a stalled seeder).
-    static let silent: Conversation = { connection in
-        while connection.receive() != nil {}
+    /// Serves `manifest`, then holds the connection open and silent from its first range
+    /// request on (a seeder that stalls mid-download).
+    static func stalling(_ manifest: Manifest) -> Conversation {
+        answering(manifest) { connection, _ in
+            while connection.receive() != nil {}
+            return false
+        }
     }
 
     /// Answers MANIFEST with `manifest` and each OBTAIN-RANGE with `range` until EXIT or hang-up;

@@ -110,7 +110,7 @@ struct SwarmTests {
             let manifest = ManifestBuilder.manifest(of: bytes)
             let staller = try await FakePeer(network: net, file: SharedFile(
                 name: "stall.bin", size: UInt64(bytes.count), contentID: manifest.contentID, fileHash: manifest.fileHash),
-                conversation: FakePeer.silent)
+                conversation: FakePeer.stalling(manifest))
             defer { staller.stop() }
             try await Self.waitForPeers(net, name: "stall.bin", count: 2)
             let (status, json, program) = try await net.get("stall.bin", ["--peer-timeout", "1s"], directory: out)

@@ -64,7 +64,7 @@ struct PartialHolderDownloadTests {
         let addresses = [peer.server.boundAddress]
         let everyOtherPiece = UInt64((Self.pieceCount - 1) * Self.pieceSize)
         let report = try await Self.download(serving: [peer.server]) {
-            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
+            try await SwarmDownload.run(contentID: manifest.contentID, peers: addresses,
                                         partialHolders: Set(addresses), targetPath: target,
                                         settings: Self.settings, logger: Logger(label: "test")) { progress in
                 // Everything it held has arrived: now it verifies the last piece.
@@ -92,7 +92,7 @@ struct PartialHolderDownloadTests {
         settings.discoveryInterval = .milliseconds(50)
         settings.discover = { SwarmDownload.Holders(partial: both) }
         let report = try await Self.download(serving: [first.server, later.server]) { [settings] in
-            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: [both[0]],
+            try await SwarmDownload.run(contentID: manifest.contentID, peers: [both[0]],
                                         partialHolders: Set(both), targetPath: target,
                                         settings: settings, logger: Logger(label: "test"))
         }
@@ -116,7 +116,7 @@ struct PartialHolderDownloadTests {
         }
         let both = [liar.server.boundAddress, honest.server.boundAddress]
         let report = try await Self.download(serving: [liar.server, honest.server]) {
-            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: both,
+            try await SwarmDownload.run(contentID: manifest.contentID, peers: both,
                                         partialHolders: Set(both), targetPath: target,
                                         settings: Self.settings, logger: Logger(label: "test"))
         }
@@ -147,7 +147,7 @@ struct PartialHolderDownloadTests {
         let offered = FirstOffer()
         let addresses = [peer.server.boundAddress]
         let report = try await Self.download(serving: [peer.server]) { [settings] in
-            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: addresses,
+            try await SwarmDownload.run(contentID: manifest.contentID, peers: addresses,
                                         partialHolders: Set(addresses), targetPath: target, settings: settings,
                                         logger: Logger(label: "test")) { _ in
                 // What the download offers others while it runs.
@@ -175,7 +175,7 @@ struct PartialHolderDownloadTests {
         }
         let peers = [even.server.boundAddress, odd.server.boundAddress]
         let report = try await Self.download(serving: [even.server, odd.server]) {
-            try await SwarmDownload.run(contentID: manifest.contentID, manifest: manifest, peers: peers,
+            try await SwarmDownload.run(contentID: manifest.contentID, peers: peers,
                                         partialHolders: Set(peers), targetPath: target,
                                         settings: Self.settings, logger: Logger(label: "test"))
         }
