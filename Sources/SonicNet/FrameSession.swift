@@ -31,9 +31,14 @@ public struct FrameSession {
     }
 
     /// Sends `request` and returns the reply (ERROR thrown as ``SessionError/remote(_:)``).
-    public mutating func request(_ request: Message) async throws -> Message {
+    /// `next`, if given, is written with it, before the reply (pipelined).
+    public mutating func request(_ request: Message, then next: Message? = nil) async throws -> Message {
         do {
-            try await send(request)
+            if let next {
+                try await outbound.write(contentsOf: [request, next])
+            } else {
+                try await send(request)
+            }
         } catch {
             // The other side may have answered and closed before our frame went out (a server
             // refusing the connection at once): its answer says why better than the failed write.
@@ -53,12 +58,18 @@ public struct FrameSession {
     /// challenge in between (the server must prove the secret first, docs/PROTOCOL.md).
     /// `identities`: the connection's TLS identities (``NIOAsyncChannel/transportIdentities()``),
     /// which both proofs cover; nil on a plain connection.
+    ///
+    /// `first`, if given, leaves right behind the last handshake frame (HELLO, or AUTH with a
+    /// secret), without waiting for WELCOME: its answer is the next message after WELCOME.
+    /// That saves a round trip; a client with a secret still sends nothing before it has
+    /// checked the server's proof.
     public mutating func clientHandshake(_ hello: Hello, secret: NetworkSecret? = nil,
-                                         identities: TransportIdentities? = nil) async throws -> Welcome {
+                                         identities: TransportIdentities? = nil,
+                                         then first: Message? = nil) async throws -> Welcome {
         let binding = identities.map { NetworkSecret.Binding(server: $0.remote, client: $0.local) }
         var hello = hello
         hello.nonce = NetworkSecret.makeNonce()
-        let reply = try await request(.hello(hello))
+        let reply = try await request(.hello(hello), then: secret == nil ? first : nil)
         switch reply {
         case .welcome(let welcome):
             // A members-only client talks only to members.
@@ -68,8 +79,8 @@ public struct FrameSession {
             guard let secret else { throw SessionError.secretRequired }
             let expected = secret.serverProof(clientNonce: hello.nonce, serverNonce: challenge.nonce, binding: binding)
             guard NetworkSecret.matches(challenge.proof, expected) else { throw SessionError.notMember }
-            let answer = try await request(.auth(proof: secret.clientProof(clientNonce: hello.nonce, serverNonce: challenge.nonce,
-                                                                                    binding: binding)))
+            let proof = secret.clientProof(clientNonce: hello.nonce, serverNonce: challenge.nonce, binding: binding)
+            let answer = try await request(.auth(proof: proof), then: first)
             guard case .welcome(let welcome) = answer else { throw SessionError.unexpected(answer.kind, expecting: "WELCOME") }
             return welcome
         default:

@@ -48,11 +48,15 @@ public struct IndexClient: Sendable {
     /// All result groups for `query`, following pages until the index has no more.
     public func search(_ mode: SearchRequest.Mode, _ query: String, logger: Logger) async throws -> [SearchResult] {
         try WireLimits.checkString(query, what: "the query")
-        return try await withFirstIndex(logger: logger) { session in
+        // The first page is asked for right behind HELLO.
+        let firstPage = Message.search(SearchRequest(mode: mode, query: query, offset: 0))
+        return try await withFirstIndex(logger: logger, asking: firstPage) { session in
             var results: [SearchResult] = []
             var offset: UInt32 = 0
             while true {
-                let reply = try await session.request(.search(SearchRequest(mode: mode, query: query, offset: offset)))
+                let reply = offset == 0
+                    ? try await session.receiveReply()
+                    : try await session.request(.search(SearchRequest(mode: mode, query: query, offset: offset)))
                 guard case .searchResults(let page) = reply else {
                     throw SessionError.unexpected(reply.kind, expecting: "RESULTS")
                 }
@@ -64,9 +68,10 @@ public struct IndexClient: Sendable {
         }
     }
 
-    /// Runs `body` on a handshaken session with the first index that answers.
+    /// Runs `body` on a handshaken session with the first index that answers. `first`, if
+    /// given, is sent right behind HELLO: `body` starts with its answer still to receive.
     public func withFirstIndex<Result: Sendable>(
-        logger: Logger,
+        logger: Logger, asking first: Message? = nil,
         _ body: @Sendable (inout FrameSession) async throws -> Result
     ) async throws -> Result {
         var failures: [(Endpoint, String)] = []
@@ -76,7 +81,7 @@ public struct IndexClient: Sendable {
                 return try await channel.executeThenClose { inbound, outbound in
                     var session = FrameSession(inbound: inbound, outbound: outbound)
                     _ = try await session.clientHandshake(Hello(role: .client, features: features, agent: agent), secret: secret,
-                                                          identities: identities)
+                                                          identities: identities, then: first)
                     let result = try await body(&session)
                     try? await session.send(.exit)
                     return result

@@ -121,15 +121,17 @@ struct PeerFetcher: Sendable {
         let trades = settings.speaksSwarm && settings.uploadPort > 0 && settings.serving != nil
         let hello = Hello(role: .client, listenPort: trades ? UInt16(settings.uploadPort) : 0, features: features,
                           agent: "sonic-get")
-        let welcome = try await session.clientHandshake(hello, secret: settings.secret, identities: identities)
+        // A swarm peer answers MANIFEST? with what it holds too; another is asked only while
+        // the download has no manifest. The question leaves right behind HELLO.
+        let asks = features.contains(.swarm) || !start.manifestKnown
+        let welcome = try await session.clientHandshake(hello, secret: settings.secret, identities: identities,
+                                                        then: asks ? .manifestRequest(contentID) : nil)
         logger.debug("connected", metadata: ["features": "\(welcome.features.rawValue)"])
         let swarm = welcome.features.contains(.swarm)
         guard swarm || !isPartialHolder else {
             throw ProtocolViolation(description: "listed as a partial holder, but does not speak the swarm feature")
         }
-        // A swarm peer answers MANIFEST? with what it holds too; another is asked only while
-        // the download has no manifest.
-        let holdings = swarm || !start.manifestKnown ? try await askManifest(&session, swarm: swarm) : nil
+        let holdings = asks ? try await receiveManifest(&session, swarm: swarm) : nil
         guard let context = await start.context() else { return }
         if let holdings { try context.engine.holdingsArrived(from: peer, holdings) }
         if trades, swarm, let serving = context.serving {
@@ -220,10 +222,9 @@ struct PeerFetcher: Sendable {
         }
     }
 
-    /// MANIFEST? for the content: the MANIFEST, offered to the download's start, then (from a
+    /// The answer to MANIFEST?: the MANIFEST, offered to the download's start, then (from a
     /// swarm peer) the BITFIELD of what the peer holds.
-    private func askManifest(_ session: inout FrameSession, swarm: Bool) async throws -> PieceBitfield? {
-        try await session.send(.manifestRequest(contentID))
+    private func receiveManifest(_ session: inout FrameSession, swarm: Bool) async throws -> PieceBitfield? {
         guard case .manifest(let id, let bytes) = try await session.receiveReply(), id == contentID else {
             throw ProtocolViolation(description: "protocol violation: no MANIFEST of \(contentID.shortHex)")
         }

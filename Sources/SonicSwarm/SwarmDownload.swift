@@ -241,6 +241,9 @@ public enum SwarmDownload {
                     progress?(transfer.progress(startedAt: start))
                 }
             }
+            group.addTask {
+                for await _ in engine.completion { event.yield(.completed) }
+            }
             if let discover = settings.discover {
                 // Holders that appear during the download (the index asked again).
                 group.addTask {
@@ -258,13 +261,14 @@ public enum SwarmDownload {
                     }
                 }
             }
-            // The connection that stores the last piece returns at once; the others may be
-            // waiting on a peer that is slow, or that ignores CANCEL: stop them all. With
-            // no connection left, the download ends incomplete.
+            // Once the last piece is stored, the other connections may be waiting on a peer
+            // that is slow, or that ignores CANCEL: stop them all, while the file is hashed
+            // and flushed. With no connection left, the download ends incomplete.
             if running > 0 && !engine.isComplete {
                 for await happened in events {
                     switch happened {
                     case .connectionEnded: running -= 1
+                    case .completed: break
                     case .peersJoined(let joined):
                         for (peer, endpoint, partial) in joined { connect(peer, endpoint, partial: partial) }
                     }
@@ -304,6 +308,8 @@ public enum SwarmDownload {
 
     private enum FetcherEvent: Sendable {
         case connectionEnded
+        /// Every piece is verified and stored.
+        case completed
         case peersJoined([(peer: Int, endpoint: Endpoint, partial: Bool)])
     }
 

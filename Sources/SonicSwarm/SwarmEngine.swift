@@ -34,6 +34,10 @@ final class SwarmEngine: Sendable {
     /// flushes the file and saves the resume record for each.
     let checkpointsDue: AsyncStream<Void>
     private let checkpointDue: AsyncStream<Void>.Continuation
+    /// One element when the policy says ``SwarmPolicy/Action/finished``: the download ends
+    /// then, not once the connection that stored the last piece has closed.
+    let completion: AsyncStream<Void>
+    private let completed: AsyncStream<Void>.Continuation
 
     init(manifest: Manifest, peers: [Endpoint], alreadyVerified: [Int], settings: SwarmPolicy.Settings) {
         self.manifest = manifest
@@ -43,6 +47,7 @@ final class SwarmEngine: Sendable {
         self.wakes = Mutex(pairs.map(\.continuation))
         self.wakeStreams = Mutex(pairs.map(\.stream))
         (checkpointsDue, checkpointDue) = Self.makeWakeStream()
+        (completion, completed) = Self.makeWakeStream()
     }
 
     /// One pending wake is enough: the sender takes every command there is when it wakes.
@@ -146,6 +151,8 @@ final class SwarmEngine: Sendable {
             case .checkpoint:
                 checkpointDue.yield()
             case .finished:
+                completed.yield()
+                completed.finish()
                 next = .finished
             }
         }

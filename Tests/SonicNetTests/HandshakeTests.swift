@@ -117,6 +117,76 @@ import Testing
         #expect(e.code == .notAuthorized)
         await task.value
     }
+
+    /// A client's first request may leave right behind HELLO: the server answers it after WELCOME.
+    @Test func aRequestRightBehindHelloIsAnsweredAfterWelcome() async throws {
+        let (channel, task) = try await serve { session, _ in
+            #expect(try await session.receive() == .heartbeat)
+            try await session.send(.ok)
+            _ = try? await session.receive()
+        }
+        var both = ByteBuffer()
+        both.writeFrame(.hello(Hello(role: .client, agent: "eager")))
+        both.writeFrame(.heartbeat)
+        try await channel.writeInbound(both)
+        #expect(try await receive(channel) == .welcome(Welcome(sessionID: 7)))
+        #expect(try await receive(channel) == .ok)
+        try await send(channel, .exit)
+        await task.value
+    }
+
+    /// The client side of a session on a testing channel: `body` runs on it.
+    func client<T: Sendable>(_ body: @escaping @Sendable (inout FrameSession) async throws -> T)
+        async throws -> (NIOAsyncTestingChannel, Task<T, any Error>) {
+        let channel = NIOAsyncTestingChannel()
+        let frames = try await channel.eventLoop.submit { try FrameChannelSetup.configure(channel) }.get()
+        let task = Task {
+            try await frames.executeThenClose { inbound, outbound in
+                var session = FrameSession(inbound: inbound, outbound: outbound)
+                return try await body(&session)
+            }
+        }
+        return (channel, task)
+    }
+
+    @Test func aClientSendsItsFirstRequestWithHelloBeforeAnyAnswer() async throws {
+        let id = ContentID(SHA256Hash.of([1]))
+        let (channel, client) = try await client { session in
+            let welcome = try await session.clientHandshake(Hello(role: .client, agent: "eager"), then: .manifestRequest(id))
+            return (welcome, try await session.receive())
+        }
+        guard case .hello = try await receive(channel) else {
+            Issue.record("no HELLO")
+            return
+        }
+        #expect(try await receive(channel) == .manifestRequest(id))
+        try await send(channel, .welcome(Welcome(sessionID: 1)))
+        try await send(channel, .manifest(id, [9]))
+        let (welcome, answer) = try await client.value
+        #expect(welcome == Welcome(sessionID: 1))
+        #expect(answer == .manifest(id, [9]))
+    }
+
+    /// With a secret, the request waits until the server has proved it: it leaves with AUTH.
+    @Test func aMemberSendsItsFirstRequestOnlyWithAuth() async throws {
+        let secret = NetworkSecret(Array("members".utf8))
+        let id = ContentID(SHA256Hash.of([2]))
+        let (channel, client) = try await client { session in
+            try await session.clientHandshake(Hello(role: .client, agent: "member"), secret: secret, then: .manifestRequest(id))
+        }
+        guard case .hello(let hello) = try await receive(channel) else {
+            Issue.record("no HELLO")
+            return
+        }
+        #expect(try await channel.readOutbound(as: ByteBuffer.self) == nil, "something left before the server's proof")
+        let serverNonce = [UInt8](repeating: 3, count: 16)
+        try await send(channel, .challenge(Challenge(
+            nonce: serverNonce, proof: secret.serverProof(clientNonce: hello.nonce, serverNonce: serverNonce))))
+        #expect(try await receive(channel) == .auth(proof: secret.clientProof(clientNonce: hello.nonce, serverNonce: serverNonce)))
+        #expect(try await receive(channel) == .manifestRequest(id))
+        try await send(channel, .welcome(Welcome(sessionID: 2)))
+        #expect(try await client.value == Welcome(sessionID: 2))
+    }
 }
 
 @Suite struct NetworkSecretTests {
