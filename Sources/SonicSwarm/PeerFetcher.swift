@@ -11,6 +11,10 @@ import SonicWire
 /// One peer's connection of a swarm download. It decides nothing: it reports what arrives to
 /// the ``SwarmEngine`` (and so to ``SwarmPolicy``) and carries out the answers.
 ///
+/// It opens before the download has a manifest: HELLO and MANIFEST? leave together, the
+/// answer goes to the download's ``SwarmStart``, and the connection then waits there until
+/// the download has its file and policy.
+///
 /// Two tasks share the connection. The receiver reads: it inflates, hashes and stores each
 /// block the policy keeps, and reports each END with the piece's SHA-256. The sender writes:
 /// woken by the policy, it sends the connection's new OBTAIN-RANGE and CANCEL commands in
