@@ -16,6 +16,8 @@ public final class PartialFile: Sendable {
     public let size: UInt64
     /// True if a partial file of this size was already there (an earlier, interrupted run).
     public let existed: Bool
+    /// True if it was empty when opened (created now): nothing of an earlier run is in it.
+    public let startedEmpty: Bool
     private let descriptor: Int32
     /// Starts the writeback of written blocks, in order, off the writers' threads: while a
     /// checkpoint's `fdatasync` commits, starting writeback on the same file waits for it
@@ -59,6 +61,7 @@ public final class PartialFile: Sendable {
             throw Busy(targetPath: targetPath, processID: holder)
         }
         self.existed = UInt64(st.st_size) == size && size > 0
+        self.startedEmpty = st.st_size == 0
         do {
             try Self.reserve(fd, size: size, allocatedBytes: UInt64(st.st_blocks) * 512, folder: folder)
         } catch {

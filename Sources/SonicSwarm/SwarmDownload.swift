@@ -218,7 +218,28 @@ public enum SwarmDownload {
             }
             let transfer: SwarmTransfer
             do {
-                transfer = try await SwarmTransfer(contentID: contentID, manifest: try await opening.manifest(), peers: peers,
+                // Given the size, the partial file is opened and its space reserved while the
+                // connections handshake.
+                async let openedEarly: PartialFile? = if let expectedSize {
+                    try await SwarmTransfer.openPartialFile(targetPath, size: expectedSize)
+                } else {
+                    nil
+                }
+                let manifest: Manifest
+                do {
+                    manifest = try await opening.manifest()
+                } catch {
+                    // Without a manifest nothing is kept that this run created.
+                    if let file = try? await openedEarly, file.startedEmpty { file.discard() }
+                    throw error
+                }
+                let file: PartialFile
+                if let early = try await openedEarly {
+                    file = early
+                } else {
+                    file = try await SwarmTransfer.openPartialFile(targetPath, size: manifest.fileSize)
+                }
+                transfer = try await SwarmTransfer(contentID: contentID, manifest: manifest, file: file, peers: peers,
                                                    targetPath: targetPath, settings: settings, logger: logger)
             } catch {
                 opening.abandon()

@@ -26,11 +26,11 @@ struct SwarmTransfer: Sendable {
     /// thread pool, never on the two threads of the concurrency pool.
     static var blocking: NIOThreadPool { .singleton }
 
-    /// Opens (or reopens, to resume) the partial file at `targetPath` and registers the
-    /// download with `settings.serving`; `peers` are the connections already open.
-    init(contentID: ContentID, manifest: Manifest, peers: [Endpoint], targetPath: String,
+    /// Finds what a resume can keep in `file` (the partial file at `targetPath`, opened for
+    /// `manifest`'s size) and registers the download with `settings.serving`; `peers` are
+    /// the connections already open.
+    init(contentID: ContentID, manifest: Manifest, file: PartialFile, peers: [Endpoint], targetPath: String,
          settings: SwarmDownload.Settings, logger: Logger) async throws {
-        let file = try PartialFile(targetPath: targetPath, size: manifest.fileSize)
         let recordPath = ResumeRecord.path(for: targetPath)
         let wholeFile = WholeFileHasher(manifest: manifest)
         let reused = try await Self.blocking.runIfActive {
@@ -57,6 +57,12 @@ struct SwarmTransfer: Sendable {
         reusedBytes = reused.reduce(0) { $0 + UInt64(manifest.length(ofPiece: $1)) }
         context = SwarmStart.Context(engine: engine, file: file, writers: PieceWriters(file: file), wholeFile: wholeFile,
                                      serving: holding)
+    }
+
+    /// Opens (or reopens, to resume) the partial file for `targetPath` and reserves `size`
+    /// bytes for it: blocking work, on the thread pool.
+    static func openPartialFile(_ targetPath: String, size: UInt64) async throws -> PartialFile {
+        try await blocking.runIfActive { try PartialFile(targetPath: targetPath, size: size) }
     }
 
     /// Flushes the file and saves the resume record (what makes a resume cheap).

@@ -30,6 +30,32 @@ struct HostileRegressionTests {
         }
     }
 
+    /// A peer that registers one content id and serves another content's manifest is never
+    /// believed: alone, it leaves the download without a manifest (exit 4, the peer named),
+    /// and the partial file made while it was asked is gone.
+    @Test func aManifestThatIsNotTheContentIDsFailsTheDownloadAndLeavesNothing() async throws {
+        let bytes = Harness.randomBytes(count: (1 << 20) + 77, seed: 95)
+        let listed = ManifestBuilder.manifest(of: bytes)
+        let other = ManifestBuilder.manifest(of: Harness.randomBytes(count: bytes.count, seed: 96))
+        let out = try Harness.temporaryDirectory("get")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let net = try await TestNetwork()
+        try await net.run {
+            let liar = try await FakePeer(network: net, file: SharedFile(
+                name: "swapped.bin", size: listed.fileSize, contentID: listed.contentID, fileHash: listed.fileHash),
+                conversation: FakePeer.serving(other, bytes))
+            defer { liar.stop() }
+            _ = try await net.waitForSearch(["swapped.bin"], until: { !$0.isEmpty })
+            let (status, json, program) = try await net.get("swapped.bin", [], directory: out)
+            #expect(status == 4, "stderr: \(program.stderr)")
+            #expect((json?["error"] as? [String: Any])?["code"] as? String == "no_manifest")
+            #expect(program.stderr.contains("127.0.0.1:\(liar.port): served a manifest that does not match the content id"),
+                    "stderr: \(program.stderr)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: out.path)
+            #expect(left.isEmpty, "something was left: \(left)")
+        }
+    }
+
     /// Defect 2: a manifest that pairs a genuine file's SHA-256 with piece hashes of other bytes.
     @Test func aForgedManifestIsDetectedAndNothingIsSaved() async throws {
         let genuine = Harness.randomBytes(count: (2 << 20) + 1000, seed: 93)

@@ -24,14 +24,18 @@ struct ManifestFromPeersTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID()).bin").path
     }
 
-    /// A peer that welcomes, then answers MANIFEST? with `answer` (nil: never answers).
-    static func fakePeer(answering answer: [UInt8]?) async throws -> (ServerListener, Task<Void, any Error>) {
+    /// A peer that welcomes (unless `welcomes` is false: silent from the start), then answers
+    /// MANIFEST? with `answer` (nil: never answers).
+    static func fakePeer(answering answer: [UInt8]?, welcomes: Bool = true) async throws -> (ServerListener, Task<Void, any Error>) {
         let server = try await ServerListener.bind(listener)
         let serving = Task {
             try await server.serve { channel in
                 try? await channel.executeThenClose { inbound, outbound in
                     var session = FrameSession(inbound: inbound, outbound: outbound)
                     guard case .hello = try await session.receive() else { return }
+                    guard welcomes else {
+                        while true { _ = try await session.receive() }
+                    }
                     try await session.send(.welcome(Welcome(sessionID: 1)))
                     while case .manifestRequest(let id) = try await session.receive() {
                         if let answer { try await session.send(.manifest(id, answer)) }
@@ -92,21 +96,25 @@ struct ManifestFromPeersTests {
     @Test func withoutAManifestTheDownloadFailsNamingEachPeerAndWritesNothing() async throws {
         let (liar, lying) = try await Self.fakePeer(answering: Self.forgedManifest)
         let (silent, silence) = try await Self.fakePeer(answering: nil)
-        defer { lying.cancel(); silence.cancel() }
+        let (mute, muteness) = try await Self.fakePeer(answering: nil, welcomes: false)
+        defer { lying.cancel(); silence.cancel(); muteness.cancel() }
         let target = Self.targetPath()
         var settings = Self.settings
-        // The silent peer owes the manifest: it is dropped after the peer timeout (long
-        // enough that the liar, on a loaded test machine, is heard first).
+        // The silent peer owes the manifest, the mute one its WELCOME: each is dropped after
+        // the peer timeout (long enough that the liar, on a loaded test machine, is heard first).
         settings.peerTimeout = .seconds(5)
         do {
-            _ = try await SwarmDownload.run(contentID: Self.manifest.contentID, peers: [liar.boundAddress, silent.boundAddress],
+            // With the size given, the partial file is made while the peers are asked: it goes again.
+            _ = try await SwarmDownload.run(contentID: Self.manifest.contentID, expectedSize: UInt64(Self.bytes.count),
+                                            peers: [liar.boundAddress, silent.boundAddress, mute.boundAddress],
                                             targetPath: target, settings: settings, logger: Logger(label: "test"))
             Issue.record("the download succeeded without a manifest")
         } catch let missing as SwarmDownload.NoManifest {
-            #expect(Set(missing.attempts.map(\.0)) == [liar.boundAddress, silent.boundAddress])
+            #expect(Set(missing.attempts.map(\.0)) == [liar.boundAddress, silent.boundAddress, mute.boundAddress])
             let reasons = Dictionary(missing.attempts.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
             #expect(reasons[liar.boundAddress]?.contains("does not match the content id") == true, "\(missing)")
             #expect(reasons[silent.boundAddress]?.contains("no data for 5.0s") == true, "\(missing)")
+            #expect(reasons[mute.boundAddress]?.contains("no data for 5.0s") == true, "\(missing)")
         }
         let folder = FileManager.default.temporaryDirectory.path
         let name = URL(fileURLWithPath: target).lastPathComponent
