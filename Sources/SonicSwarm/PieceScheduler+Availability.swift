@@ -45,7 +45,7 @@ extension PieceScheduler {
     /// if it holds none of them. Requires `unassignedCount > 0`.
     mutating func takeUnassigned(for peer: PeerID, fromTheEnd: Bool = false) -> Int? {
         if activePartialHolders == 0 {
-            return fromTheEnd ? takeHighestUnassigned() : takeLowestUnassigned()
+            return fromTheEnd ? takeHighestUnassigned() : takeLowestUnassigned(preferring: peer)
         }
         // O(pieces): the rarest unassigned piece the peer holds.
         var best: (piece: Int, rarity: UInt32, order: UInt64)?
@@ -60,7 +60,12 @@ extension PieceScheduler {
 
     /// A pseudo-random permutation of piece indices, fixed for one download by its seed.
     func tieBreak(_ piece: Int) -> UInt64 {
-        var x = UInt64(piece) &+ tieBreakSeed &* 0x9E37_79B9_7F4A_7C15
+        Self.mix(UInt64(piece) &+ tieBreakSeed &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// splitmix64's finaliser: a bijection of 64-bit words that spreads every input bit.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var x = value
         x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
         x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
         return x ^ (x >> 31)

@@ -39,6 +39,8 @@ struct PeerRecord: Sendable {
     var holdings: PieceBitfield?
     var inFlight: Set<Int> = []
     var verifiedCount = 0
+    /// Stable across downloads (see ``PieceScheduler/setAffinity(_:of:)``); nil: none.
+    var affinity: UInt64?
 }
 
 /// A piece that may take one more requester, keyed by its oldest request.
@@ -61,15 +63,7 @@ extension PieceScheduler {
 
     /// Removes and returns the lowest unassigned piece. Requires `unassignedCount > 0`.
     mutating func takeLowestUnassigned() -> Int {
-        // Drop heap entries of pieces that were verified (late data) while queued.
-        while let head = returnedPieces.min, !isUnassigned(head) {
-            returnedPieces.popMin()
-            pieces[head].isQueued = false
-        }
-        // Each piece is passed over once by the cursor: amortised O(1).
-        while cursor < pieceCount && !isUnassigned(cursor) {
-            cursor += 1
-        }
+        skipToUnassigned()
         if let returned = returnedPieces.min, returned < cursor || cursor == pieceCount {
             returnedPieces.popMin()
             pieces[returned].isQueued = false
@@ -78,6 +72,20 @@ extension PieceScheduler {
         precondition(cursor < pieceCount, "unassignedCount is \(unassignedCount) but no unassigned piece exists")
         defer { cursor += 1 }
         return cursor
+    }
+
+    /// Drops heap entries of pieces verified (late data) while queued, and moves the cursor
+    /// to the lowest unassigned piece at or after it: afterwards the heap's minimum, if any,
+    /// is a given-back piece below the cursor.
+    mutating func skipToUnassigned() {
+        while let head = returnedPieces.min, !isUnassigned(head) {
+            returnedPieces.popMin()
+            pieces[head].isQueued = false
+        }
+        // Each piece is passed over once by the cursor: amortised O(1).
+        while cursor < pieceCount && !isUnassigned(cursor) {
+            cursor += 1
+        }
     }
 
     /// Removes and returns the highest never-assigned piece (the end of the file), or the

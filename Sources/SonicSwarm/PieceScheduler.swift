@@ -25,7 +25,9 @@
 /// share that stalls the end of the download.
 ///
 /// - Normal mode: the lowest-index missing piece that nobody has in flight, so the file fills
-///   front to back and given-back pieces are fetched again before later ones.
+///   front to back and given-back pieces are fetched again before later ones; among the
+///   lowest few, a peer with an affinity key prefers the pieces whose home it is
+///   (PieceScheduler+Affinity), so the next download asks each seeder for the same blocks.
 /// - Endgame (no such piece left): an idle peer duplicates the in-flight piece requested
 ///   longest ago, at most ``maxRequestersPerPiece`` requesters per piece; the first verified
 ///   copy wins and ``pieceVerified(_:by:)`` names the requests to cancel.

@@ -104,7 +104,10 @@ struct SwarmPolicy: Sendable {
         var scheduler = PieceScheduler(pieceCount: manifest.pieceCount, alreadyVerified: alreadyVerified,
                                        maxRequestersPerPiece: settings.maxRequestersPerPiece,
                                        tieBreakSeed: settings.tieBreakSeed)
-        for id in peers.indices { scheduler.addPeer(id) }
+        for (id, endpoint) in peers.enumerated() {
+            scheduler.addPeer(id)
+            scheduler.setAffinity(Self.affinityKey(of: endpoint), of: id)
+        }
         self.scheduler = scheduler
         self.sessions = Array(repeating: PeerSession(), count: peers.count)
         self.peers = peers.map { PeerRecord(endpoint: $0) }
@@ -113,6 +116,13 @@ struct SwarmPolicy: Sendable {
     }
 
     var isComplete: Bool { scheduler.isComplete }
+
+    /// The peer's key for piece homes (PieceScheduler+Affinity): FNV-1a of its address, the
+    /// same in every download and every process, so each downloader of a file asks a seeder
+    /// for the blocks it has deflated for the last one.
+    static func affinityKey(of endpoint: Endpoint) -> UInt64 {
+        endpoint.description.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0100_0000_01B3 }
+    }
 
     // MARK: Connection events
 
@@ -170,6 +180,7 @@ struct SwarmPolicy: Sendable {
             sessions.append(PeerSession())
             peers.append(PeerRecord(endpoint: endpoint))
             scheduler.addPeer(peer)
+            scheduler.setAffinity(Self.affinityKey(of: endpoint), of: peer)
             joined.append((peer, endpoint))
         }
         return joined
