@@ -97,22 +97,10 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Scheduler
 
-    Benchmark("Scheduler: 16384 pieces, 32 peers (one iteration = a whole download's decisions)",
-              configuration: .init(maxIterations: 1000)) { benchmark in
-        let origin = ContinuousClock.now
-        for _ in benchmark.scaledIterations {
-            var scheduler = PieceScheduler(pieceCount: 16_384)
-            for peer in 0..<32 { scheduler.addPeer(peer) }
-            var peer = 0
-            var decisions = 0
-            while !scheduler.isComplete {
-                if let assignment = scheduler.nextPiece(for: peer, now: origin) {
-                    scheduler.pieceVerified(assignment.piece, by: peer)
-                    decisions += 2
-                }
-                peer = (peer + 1) % 32
-            }
-            blackHole(decisions)
+    for homes in [false, true] {
+        Benchmark("Scheduler: 16384 pieces, 32 peers\(homes ? " with piece homes" : "") (one iteration = a whole download's decisions)",
+                  configuration: .init(maxIterations: 1000)) { benchmark in
+            schedulerDownload(benchmark, homes: homes)
         }
     }
 
@@ -195,5 +183,27 @@ enum Samples {
             return SearchResult(contentID: id, size: UInt64(g), fileHash: id.hash, names: ["folder/file \(g).dat"],
                                 peers: (0..<peersPerGroup).map { Endpoint(host: "127.0.0.1", port: 6000 + $0) })
         })
+    }
+}
+
+/// One whole download's scheduling decisions: 16 384 pieces, 32 peers asking in turn.
+private func schedulerDownload(_ benchmark: Benchmark, homes: Bool) {
+    let origin = ContinuousClock.now
+    for _ in benchmark.scaledIterations {
+        var scheduler = PieceScheduler(pieceCount: 16_384)
+        for peer in 0..<32 {
+            scheduler.addPeer(peer)
+            if homes { scheduler.setAffinity(UInt64(peer) &* 0x9E37_79B9_7F4A_7C15 &+ 1, of: peer) }
+        }
+        var peer = 0
+        var decisions = 0
+        while !scheduler.isComplete {
+            if let assignment = scheduler.nextPiece(for: peer, now: origin) {
+                scheduler.pieceVerified(assignment.piece, by: peer)
+                decisions += 2
+            }
+            peer = (peer + 1) % 32
+        }
+        blackHole(decisions)
     }
 }
