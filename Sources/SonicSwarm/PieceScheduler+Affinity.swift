@@ -54,8 +54,9 @@ extension PieceScheduler {
         guard members.count > 1, unassignedCount > window else { return takeLowestUnassigned() }
         var candidate = cursor
         var looked = 0
-        // Pieces ahead of the cursor that are not unassigned are in flight or were verified
-        // out of order, a few windows' worth at most: the walk stays short.
+        // Pieces ahead of the cursor that are not unassigned are in flight or verified: a few
+        // windows' worth in a fresh download; after a scattered resume, the walk passes the
+        // verified pieces between the missing ones (PieceScheduler's cost line).
         while candidate < pieceCount && looked < window {
             if isUnassigned(candidate) {
                 if Self.home(of: candidate, among: members) == peer {

@@ -34,7 +34,9 @@
 ///
 /// Cost: ``nextPiece(for:now:)`` is O(log n) in normal mode (a cursor over never-assigned
 /// pieces plus a min-heap of given-back ones), plus O(p²) with p peers for piece homes (at
-/// most 2p candidates, each scored against every peer; p ≤ 32 by default); amortised
+/// most 2p candidates, each scored against every peer; p ≤ 32 by default, and a walk over
+/// the pieces in flight or verified among them: after a scattered resume, up to 2p divided
+/// by the share still missing); amortised
 /// O((k + 1) log n) in endgame where k is the number of the asking peer's own in-flight
 /// pieces older than the one it gets. Every event is O(log n) per piece it touches.
 public struct PieceScheduler: Sendable {
