@@ -79,7 +79,10 @@ struct Demo: AsyncParsableCommand {
         Console.out("$ sonic-search")
         let search = try RunningProgram(binaries, "sonic-search", ["--index", network.indexAddress.description])
         _ = try await search.waitForExit(timeout: .seconds(30))
-        Console.out(search.stdout.trimmingCharacters(in: .newlines))
+        // Line by line: `Console.out` escapes control characters, a newline inside a line too.
+        for line in search.stdout.trimmingCharacters(in: .newlines).split(separator: "\n", omittingEmptySubsequences: false) {
+            Console.out(String(line))
+        }
 
         Console.out("")
         Console.out("$ sonic-get NAME   (each fixture, from all \(seeders) seeders at once)")

@@ -56,6 +56,8 @@ final class ForwardingProxy: Sendable {
         try await ForwardingProxy(target: target, targetTLS: testCredentials)
     }
 
+    /// A `target` port of 0 means the port the proxy listens on (a program listening on
+    /// another loopback address behind it, as in `TLSTests.seederBehind`).
     init(listen: Endpoint = Endpoint(host: "127.0.0.1", port: 0), target: Endpoint,
          listenTLS: TLSCredentials? = nil, targetTLS: TLSCredentials? = nil) async throws {
         identity = listenTLS?.identity
@@ -84,7 +86,7 @@ final class ForwardingProxy: Sendable {
                             }
                         }
                     }
-                    .connect(host: target.host, port: target.port)
+                    .connect(host: target.host, port: target.port == 0 ? client.localAddress?.port ?? 0 : target.port)
                     .flatMap { server in
                         connections.add(server)
                         // Glued once the TLS handshake is done: a client's first bytes and its

@@ -9,15 +9,19 @@ import Testing
 @Suite struct TLSTests {
     /// A seeder whose advertised address (127.0.0.1:P, the address the index observes) is
     /// really served by a proxy in front of it: the seeder itself listens on 127.0.0.2:P.
-    func seederBehind(_ net: TestNetwork, folder: URL, state: URL, environment: [String: String] = [:])
-        async throws -> (seeder: Program, real: Endpoint, advertised: Endpoint) {
-        // A port free on 127.0.0.1, where the proxy will listen: the kernel's pick for
-        // 127.0.0.2 may be in use there by another test's program.
-        let port = try freeLoopbackPort()
-        let seeder = try await net.addSeeder(folder: folder, extra: ["--host", "127.0.0.2", "--port", "\(port)"],
+    /// A seeder on 127.0.0.2 whose listed address, 127.0.0.1 and the same port, is held by the
+    /// proxy `makeProxy` builds from that address and the seeder's. The proxy binds first, on a
+    /// port of the OS's choice, and keeps it: a port only looked up as free could be taken
+    /// on 127.0.0.1 (by any connection's ephemeral port) before the proxy bound it, which
+    /// once failed a run with "Address already in use". Only these tests listen on 127.0.0.2.
+    func seederBehind(_ net: TestNetwork, folder: URL, state: URL, environment: [String: String] = [:],
+                      proxy makeProxy: (_ listen: Endpoint, _ target: Endpoint) async throws -> ForwardingProxy)
+        async throws -> (seeder: Program, proxy: ForwardingProxy, real: Endpoint, advertised: Endpoint) {
+        let proxy = try await makeProxy(Endpoint(host: "127.0.0.1", port: 0), Endpoint(host: "127.0.0.2", port: 0))
+        let seeder = try await net.addSeeder(folder: folder, extra: ["--host", "127.0.0.2", "--port", "\(proxy.address.port)"],
                                              environment: environment, stateDirectory: state)
         let real = try await seeder.listeningAddress()
-        return (seeder, real, Endpoint(host: "127.0.0.1", port: real.port))
+        return (seeder, proxy, real, proxy.address)
     }
 
     @Test func everyProgramHasAnIdentityThatTheIndexListsBesideItsPeers() async throws {
@@ -49,8 +53,10 @@ import Testing
             let seederA = try await net.addSeeder(folder: folderA, stateDirectory: stateA)
             let idA = try await seederA.announcedPeerID()
             // B's listed address is held by a man in the middle with its own certificate.
-            let b = try await seederBehind(net, folder: folderB, state: stateB)
-            let relay = try await ForwardingProxy.manInTheMiddle(listen: b.advertised, target: b.real)
+            let b = try await seederBehind(net, folder: folderB, state: stateB) {
+                try await ForwardingProxy.manInTheMiddle(listen: $0, target: $1)
+            }
+            let relay = b.proxy
             defer { Task { await relay.stop() } }
             _ = try await net.waitForSearch { ($0.first?["peers"] as? [String])?.count == 2 }
 
@@ -184,8 +190,10 @@ import Testing
             let out = try Harness.temporaryDirectory("out")
             defer { for f in [folder, state, out] { try? FileManager.default.removeItem(at: f) } }
             try await net.run {
-                let b = try await seederBehind(net, folder: folder, state: state, environment: net.environment)
-                let proxy = try await ForwardingProxy(listen: b.advertised, target: b.real)
+                let b = try await seederBehind(net, folder: folder, state: state, environment: net.environment) {
+                    try await ForwardingProxy(listen: $0, target: $1)
+                }
+                let proxy = b.proxy
                 defer { Task { await proxy.stop() } }
                 _ = try await net.waitForSearch { ($0.first?["peers"] as? [String])?.count == 1 }
                 let (status, _, program) = try await net.get("log.txt", ["-o", out.path, "--compress", "never"], directory: out)
