@@ -152,7 +152,25 @@ final class TestNetwork: @unchecked Sendable {
             if predicate(last) { return last }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw HarnessError("search \(args) never satisfied the condition; last: \(last)")
+        throw HarnessError("search \(args) never satisfied the condition; last: \(last); \(await diagnosis(args))")
+    }
+
+    /// What a failed wait leaves to go on: one more `sonic-search`, its status and standard
+    /// error, and the end of each seeder's (an empty result hides whether nothing registered
+    /// or the search itself failed).
+    private func diagnosis(_ args: [String]) async -> String {
+        var text = "a last sonic-search "
+        if let probe = try? Program("sonic-search", args + ["--json", "--index", indexAddress.description],
+                                    environment: environment) {
+            let status = try? await probe.waitForExit(timeout: .seconds(20))
+            text += "exited \(status.map(String.init) ?? "(timed out)"), stderr: \(probe.stderr.suffix(400))"
+        } else {
+            text += "could not start"
+        }
+        for (i, seeder) in seeders.enumerated() {
+            text += "; seeder \(i) stderr ends: \(seeder.stderr.suffix(600))"
+        }
+        return text
     }
 
     func search(_ args: [String]) async throws -> [[String: Any]] {
