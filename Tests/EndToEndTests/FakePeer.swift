@@ -103,3 +103,10 @@ final class FakePeer: @unchecked Sendable {
         }
     }
 }
+
+extension SharedFile {
+    /// What a fake peer registers for `manifest`'s content under `name`.
+    init(name: String, manifest: Manifest) {
+        self.init(name: name, size: manifest.fileSize, contentID: manifest.contentID, fileHash: manifest.fileHash)
+    }
+}

@@ -147,30 +147,20 @@ final class TestNetwork: @unchecked Sendable {
                        until predicate: ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
         let deadline = ContinuousClock.now + timeout
         var last: [[String: Any]] = []
+        var lastSearch: Program?
         while ContinuousClock.now < deadline {
-            last = try await search(args)
+            let search = try await Self.runSearch(indexAddress.description, args, environment: environment)
+            (last, lastSearch) = (try Self.results(of: search), search)
             if predicate(last) { return last }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw HarnessError("search \(args) never satisfied the condition; last: \(last); \(await diagnosis(args))")
-    }
-
-    /// What a failed wait leaves to go on: one more `sonic-search`, its status and standard
-    /// error, and the end of each seeder's (an empty result hides whether nothing registered
-    /// or the search itself failed).
-    private func diagnosis(_ args: [String]) async -> String {
-        var text = "a last sonic-search "
-        if let probe = try? Program("sonic-search", args + ["--json", "--index", indexAddress.description],
-                                    environment: environment) {
-            let status = try? await probe.waitForExit(timeout: .seconds(20))
-            text += "exited \(status.map(String.init) ?? "(timed out)"), stderr: \(probe.stderr.suffix(400))"
-        } else {
-            text += "could not start"
-        }
+        // An empty result hides whether nothing registered or the search itself failed.
+        var diagnosis = "the last sonic-search exited \(lastSearch?.process.terminationStatus ?? -1), stderr: "
+            + (lastSearch?.stderr.suffix(400) ?? "")
         for (i, seeder) in seeders.enumerated() {
-            text += "; seeder \(i) stderr ends: \(seeder.stderr.suffix(600))"
+            diagnosis += "; seeder \(i) stderr ends: \(seeder.stderr.suffix(600))"
         }
-        return text
+        throw HarnessError("search \(args) never satisfied the condition; last: \(last); \(diagnosis)")
     }
 
     func search(_ args: [String]) async throws -> [[String: Any]] {
@@ -180,9 +170,19 @@ final class TestNetwork: @unchecked Sendable {
     /// `sonic-search --json` against `indexes`; the parsed results (empty on any failure).
     static func searchJSON(_ indexes: String, _ args: [String], environment: [String: String] = [:]) async throws
         -> [[String: Any]] {
+        try results(of: try await runSearch(indexes, args, environment: environment))
+    }
+
+    /// `sonic-search --json [args]` against `indexes`, run to its end (bounded).
+    static func runSearch(_ indexes: String, _ args: [String], environment: [String: String]) async throws -> Program {
         let p = try Program("sonic-search", args + ["--json", "--index", indexes], environment: environment)
         _ = try await p.waitForExit(timeout: .seconds(20))
-        guard let data = p.stdout.data(using: .utf8), !data.isEmpty,
+        return p
+    }
+
+    /// The parsed results a `sonic-search --json` printed (empty if it printed none).
+    static func results(of search: Program) throws -> [[String: Any]] {
+        guard let data = search.stdout.data(using: .utf8), !data.isEmpty,
               let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let results = object["results"] as? [[String: Any]]
         else { return [] }

@@ -41,8 +41,7 @@ struct HostileRegressionTests {
         defer { try? FileManager.default.removeItem(at: out) }
         let net = try await TestNetwork()
         try await net.run {
-            let liar = try await FakePeer(network: net, file: SharedFile(
-                name: "swapped.bin", size: listed.fileSize, contentID: listed.contentID, fileHash: listed.fileHash),
+            let liar = try await FakePeer(network: net, file: SharedFile(name: "swapped.bin", manifest: listed),
                 conversation: FakePeer.serving(other, bytes))
             defer { liar.stop() }
             _ = try await net.waitForSearch(["swapped.bin"], until: { !$0.isEmpty })
@@ -67,8 +66,7 @@ struct HostileRegressionTests {
         defer { try? FileManager.default.removeItem(at: out) }
         let net = try await TestNetwork()
         try await net.run {
-            let liar = try await FakePeer(network: net, file: SharedFile(
-                name: "report.pdf", size: forged.fileSize, contentID: forged.contentID, fileHash: forged.fileHash),
+            let liar = try await FakePeer(network: net, file: SharedFile(name: "report.pdf", manifest: forged),
                 conversation: FakePeer.serving(forged, trojan))
             defer { liar.stop() }
             _ = try await net.waitForSearch(["report.pdf"], until: { !$0.isEmpty })
@@ -160,8 +158,7 @@ struct HostileRegressionTests {
         let net = try await TestNetwork()
         try await net.run {
             try await net.addSeeder(folder: folder)
-            let dripper = try await FakePeer(network: net, file: SharedFile(
-                name: "drip.bin", size: manifest.fileSize, contentID: manifest.contentID, fileHash: manifest.fileHash),
+            let dripper = try await FakePeer(network: net, file: SharedFile(name: "drip.bin", manifest: manifest),
                 conversation: FakePeer.dripping(manifest, bytes))
             defer { dripper.stop() }
             try await SwarmTests.waitForPeers(net, name: "drip.bin", count: 2)

@@ -17,8 +17,7 @@ struct MemoryBoundTests {
         defer { try? FileManager.default.removeItem(at: out) }
         let net = try await TestNetwork()
         try await net.run {
-            let peer = try await FakePeer(network: net, file: SharedFile(
-                name: "one-piece.bin", size: manifest.fileSize, contentID: manifest.contentID, fileHash: manifest.fileHash),
+            let peer = try await FakePeer(network: net, file: SharedFile(name: "one-piece.bin", manifest: manifest),
                 conversation: FakePeer.serving(manifest, bytes))
             defer { peer.stop() }
             _ = try await net.waitForSearch(["one-piece.bin"], until: { !$0.isEmpty })
