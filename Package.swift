@@ -162,6 +162,7 @@ let package = Package(
             dependencies: [
                 "SonicNet", "SonicWire", "SonicCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -242,7 +243,8 @@ let package = Package(
             name: "SonicNetTests",
             dependencies: ["SonicNet", "SonicCore", "SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(name: "SonicWebTests", dependencies: ["SonicWeb", "SonicCore"], swiftSettings: strict),

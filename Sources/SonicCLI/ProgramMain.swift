@@ -1,4 +1,5 @@
 import ArgumentParser
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -11,13 +12,14 @@ extension AsyncParsableCommand {
     /// failures of `run()` have already been reported by ``CommandFailure``.
     public static func mainReportingUsageErrors() async {
         let program = configuration.commandName ?? "sonic"
-        // Parsing is mostly the runtime's first look-ups of the command's types, in a scan of
-        // every conformance record. ArgumentParser first tries the arguments as a
-        // completion-script request (its own types), then as this command; meanwhile a second
-        // core makes this command's look-ups (building its usage line does), so the second
-        // pass finds them cached: a 4 KiB download about 1 ms sooner (docs/PERFORMANCE.md).
+        // The event loop threads and the blocking-work threads start on the second core while
+        // this one parses the arguments, instead of after: a 4 KiB download ends about a
+        // millisecond sooner (docs/PERFORMANCE.md, "Small files").
         if sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 {
-            Task.detached(priority: .high) { _ = Self.usageString() }
+            Task.detached(priority: .high) {
+                _ = MultiThreadedEventLoopGroup.singleton
+                _ = NIOThreadPool.singleton
+            }
         }
         do {
             var command = try parseAsRoot()

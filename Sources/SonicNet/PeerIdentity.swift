@@ -84,12 +84,15 @@ public struct PeerIdentity: Sendable {
                 throw IdentityError(path: path, reason: "it needs a PRIVATE KEY and a CERTIFICATE")
             }
             let key = try P256.Signing.PrivateKey(derRepresentation: keyDocument.derBytes)
-            let certificate = try Certificate(derEncoded: certificateDocument.derBytes)
-            guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
+            let publicKeyDER = Array(key.publicKey.derRepresentation)
+            // BoringSSL reads the certificate's key: the Swift X.509 parser's first use costs
+            // every program start about 0.3 ms of CPU (docs/PERFORMANCE.md, "Small files").
+            let certificate = try NIOSSLCertificate(bytes: certificateDocument.derBytes, format: .der)
+            guard try certificate.extractPublicKey().toSPKIBytes() == publicKeyDER else {
                 throw IdentityError(path: path, reason: "its certificate is not for its key")
             }
-            return PeerIdentity(peerID: PeerID(publicKeyDER: Array(key.publicKey.derRepresentation)),
-                                privateKey: key, certificateDER: certificateDocument.derBytes)
+            return PeerIdentity(peerID: PeerID(publicKeyDER: publicKeyDER), privateKey: key,
+                                certificateDER: certificateDocument.derBytes)
         } catch let error as IdentityError {
             throw error
         } catch {

@@ -33,7 +33,9 @@ struct SwarmTransfer: Sendable {
          settings: SwarmDownload.Settings, logger: Logger) async throws {
         let recordPath = ResumeRecord.path(for: targetPath)
         let wholeFile = WholeFileHasher(manifest: manifest)
-        let reused = try await Self.blocking.runIfActive {
+        // A file this run created has nothing to reuse, and a small download no time to spare
+        // for a trip to the thread pool that would find that out.
+        let reused = !file.existed ? [] : try await Self.blocking.runIfActive {
             SwarmDownload.resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
                                           wholeFile: wholeFile)
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOSSL
 import SonicCore
@@ -47,6 +48,23 @@ import Testing
         let path = folder + "/" + PeerIdentity.fileName
         try Data("not a key".utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: IdentityError.self) { try PeerIdentity.loadOrCreate(inDirectory: folder) }
+    }
+
+    @Test func aKeyFiledWithAnotherKeysCertificateIsRefused() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (mine, other) = (try PeerIdentity.generate(), try PeerIdentity.generate())
+        func certificatePEM(_ identity: PeerIdentity) -> String {
+            "-----BEGIN CERTIFICATE-----\n"
+                + Data(identity.certificateDER).base64EncodedString(options: .lineLength64Characters)
+                + "\n-----END CERTIFICATE-----\n"
+        }
+        let path = folder + "/" + PeerIdentity.fileName
+        try Data((mine.privateKey.pemRepresentation + "\n" + certificatePEM(mine)).utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try PeerIdentity.load(path: path).peerID == mine.peerID)
+        try Data((mine.privateKey.pemRepresentation + "\n" + certificatePEM(other)).utf8).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: IdentityError.self) { try PeerIdentity.load(path: path) }
+        #expect(error?.reason == "its certificate is not for its key")
     }
 }
 
