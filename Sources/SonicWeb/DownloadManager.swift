@@ -226,6 +226,9 @@ public final class DownloadManager: Service, Sendable {
             do {
                 try await runOnce(entry.contentID, name: entry.info.name, id: id)
                 update(id) {
+                    // The last pieces may have come after the last progress tick: the byte
+                    // counter is brought up to the whole file here, not left short.
+                    metricsRaw(delta: $0.info.size - min($0.info.verified_bytes, $0.info.size))
                     $0.info.state = .completed
                     $0.info.verified_bytes = $0.info.size
                     $0.info.rate = 0
