@@ -243,8 +243,7 @@ let package = Package(
             name: "SonicNetTests",
             dependencies: ["SonicNet", "SonicCore", "SonicWire", .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: strict
         ),
         .testTarget(name: "SonicWebTests", dependencies: ["SonicWeb", "SonicCore"], swiftSettings: strict),

@@ -33,8 +33,8 @@ struct SwarmTransfer: Sendable {
          settings: SwarmDownload.Settings, logger: Logger) async throws {
         let recordPath = ResumeRecord.path(for: targetPath)
         let wholeFile = WholeFileHasher(manifest: manifest)
-        // A file this run created has nothing to reuse, and a small download no time to spare
-        // for a trip to the thread pool that would find that out.
+        // A file this run created has nothing to reuse (`resumablePieces` checks that first),
+        // and a small download no time to spare for a trip to the thread pool to learn it.
         let reused = !file.existed ? [] : try await Self.blocking.runIfActive {
             SwarmDownload.resumablePieces(contentID: contentID, manifest: manifest, file: file, recordPath: recordPath,
                                           wholeFile: wholeFile)

@@ -108,8 +108,7 @@ struct SwarmTests {
             try await net.addSeeder(folder: folders[0], extra: ["--max-upload-rate", "8MiB"])
             try await Self.waitForPeers(net, name: "stall.bin", count: 1)
             let manifest = ManifestBuilder.manifest(of: bytes)
-            let staller = try await FakePeer(network: net, file: SharedFile(
-                name: "stall.bin", size: UInt64(bytes.count), contentID: manifest.contentID, fileHash: manifest.fileHash),
+            let staller = try await FakePeer(network: net, file: SharedFile(name: "stall.bin", manifest: manifest),
                 conversation: FakePeer.stalling(manifest))
             defer { staller.stop() }
             try await Self.waitForPeers(net, name: "stall.bin", count: 2)

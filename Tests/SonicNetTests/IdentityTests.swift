@@ -1,8 +1,7 @@
-import Crypto
 import Foundation
 import NIOSSL
 import SonicCore
-import SonicNet
+@testable import SonicNet
 import Testing
 
 @Suite struct IdentityTests {
@@ -54,15 +53,14 @@ import Testing
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let (mine, other) = (try PeerIdentity.generate(), try PeerIdentity.generate())
-        func certificatePEM(_ identity: PeerIdentity) -> String {
-            "-----BEGIN CERTIFICATE-----\n"
-                + Data(identity.certificateDER).base64EncodedString(options: .lineLength64Characters)
-                + "\n-----END CERTIFICATE-----\n"
-        }
         let path = folder + "/" + PeerIdentity.fileName
-        try Data((mine.privateKey.pemRepresentation + "\n" + certificatePEM(mine)).utf8).write(to: URL(fileURLWithPath: path))
+        try Data(mine.pem.utf8).write(to: URL(fileURLWithPath: path))
         #expect(try PeerIdentity.load(path: path).peerID == mine.peerID)
-        try Data((mine.privateKey.pemRepresentation + "\n" + certificatePEM(other)).utf8).write(to: URL(fileURLWithPath: path))
+        // Mine with the other's certificate: each file is its key, then its certificate.
+        let certificateStart = "-----BEGIN CERTIFICATE-----"
+        let mixed = mine.pem.components(separatedBy: certificateStart)[0]
+            + certificateStart + other.pem.components(separatedBy: certificateStart)[1]
+        try Data(mixed.utf8).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: IdentityError.self) { try PeerIdentity.load(path: path) }
         #expect(error?.reason == "its certificate is not for its key")
     }
